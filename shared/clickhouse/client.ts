@@ -1,0 +1,142 @@
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
+import type { Config } from '../config/env.js'
+
+export type { ClickHouseClient }
+
+/**
+ * Settings pinned on every query so the HTTP server and embedded chDB answer with the same JSON types:
+ * 64-bit integers as strings (JS numbers lose precision past 2^53), DateTime in ISO-8601 UTC.
+ */
+export const pinnedSettings: ClickHouseSettings = {
+  output_format_json_quote_64bit_integers: 1,
+  output_format_json_quote_64bit_floats: 0,
+  output_format_json_quote_decimals: 0,
+  date_time_output_format: 'iso',
+  date_time_input_format: 'best_effort',
+}
+
+export type ClickHouseConfig = Pick<
+  Config,
+  | 'CLICKHOUSE_URL'
+  | 'CLICKHOUSE_USER'
+  | 'CLICKHOUSE_PASSWORD'
+  | 'CLICKHOUSE_DATABASE'
+  | 'CLICKHOUSE_DATA_DIR'
+  | 'CLICKHOUSE_REQUEST_TIMEOUT_MS'
+>
+
+export interface ClickHouse {
+  client: ClickHouseClient
+  database: string
+  mode: 'server' | 'embedded'
+  /** Where the data lives: the server URL or the embedded folder. */
+  location: string
+  close(): Promise<void>
+}
+
+interface EmbeddedEntry {
+  client: ClickHouseClient
+  refs: number
+  ready: Promise<void>
+}
+// chDB binds one data folder per process: every caller in this process shares one client per folder.
+const embedded = new Map<string, EmbeddedEntry>()
+
+/**
+ * The one ClickHouse client factory. `CLICKHOUSE_URL` set: HTTP to that server. Unset: embedded chDB in
+ * this process, same client API, same SQL. The database is created if missing.
+ */
+export async function createClickHouse(cfg: ClickHouseConfig): Promise<ClickHouse> {
+  const database = cfg.CLICKHOUSE_DATABASE
+  if (cfg.CLICKHOUSE_URL) {
+    const url = new URL(cfg.CLICKHOUSE_URL)
+    const admin = createClient({
+      url: url.origin,
+      username: cfg.CLICKHOUSE_USER,
+      password: cfg.CLICKHOUSE_PASSWORD,
+      request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+      clickhouse_settings: pinnedSettings,
+    })
+    try {
+      await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
+    } finally {
+      await admin.close()
+    }
+    const client = createClient({
+      url: url.origin,
+      username: cfg.CLICKHOUSE_USER,
+      password: cfg.CLICKHOUSE_PASSWORD,
+      database,
+      request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
+      clickhouse_settings: pinnedSettings,
+      compression: { request: false, response: true },
+    })
+    return { client, database, mode: 'server', location: url.origin, close: () => client.close() }
+  }
+  return openEmbedded(resolve(cfg.CLICKHOUSE_DATA_DIR), database)
+}
+
+async function openEmbedded(path: string, database: string): Promise<ClickHouse> {
+  const key = `${path}\u0000${database}`
+  let entry = embedded.get(key)
+  if (!entry) {
+    for (const [other] of embedded) {
+      if (other.split('\u0000')[0] !== path) {
+        throw new Error(
+          `embedded ClickHouse is already open on ${other.split('\u0000')[0]} in this process; chDB binds one data folder per process (asked for ${path})`,
+        )
+      }
+    }
+    mkdirSync(path, { recursive: true })
+    // Imported lazily: the native library loads only when embedded mode is actually used.
+    const { createChdbConnection } = await import('chdb/connection')
+    const client = createClient({
+      // The connection hook is typed for the HTTP client's stream type; chDB implements the same interface.
+      connection: createChdbConnection({ path }) as never,
+      clickhouse_settings: pinnedSettings,
+    } as Parameters<typeof createClient>[0])
+    const created: EmbeddedEntry = {
+      client,
+      refs: 0,
+      // chDB ignores the `database` client option; the session keeps `USE`, so select it once.
+      ready: (async () => {
+        await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
+        await client.command({ query: `USE ${database}` })
+      })(),
+    }
+    entry = created
+    embedded.set(key, created)
+  }
+  const shared = entry
+  shared.refs++
+  await shared.ready
+  let closed = false
+  return {
+    client: shared.client,
+    database,
+    mode: 'embedded',
+    location: path,
+    close: async () => {
+      if (closed) return
+      closed = true
+      shared.refs--
+      if (shared.refs === 0) {
+        embedded.delete(key)
+        await shared.client.close()
+      }
+    },
+  }
+}
+
+/** Reads a whole result as typed rows. */
+export async function queryRows<T>(
+  ch: ClickHouse,
+  query: string,
+  params: Record<string, unknown> = {},
+  settings: ClickHouseSettings = {},
+): Promise<T[]> {
+  const rs = await ch.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings })
+  return rs.json<T>()
+}

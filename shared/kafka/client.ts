@@ -1,0 +1,28 @@
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
+import type { Config } from '../config/env.js'
+import type { Logger } from '../logger.js'
+
+/** The one Kafka client factory. kafkajs's own logs go through pino at the matching level. */
+export function createKafka(
+  cfg: Pick<Config, 'KAFKA_CLIENT_ID'>,
+  brokers: string[],
+  log: Logger,
+  overrides: Partial<KafkaConfig> = {},
+): Kafka {
+  const kafkaLog = log.child({ component: 'kafkajs' })
+  return new Kafka({
+    clientId: cfg.KAFKA_CLIENT_ID,
+    brokers,
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 200, retries: 8 },
+    logCreator:
+      () =>
+      ({ level, log: entry }) => {
+        const { message, ...rest } = entry
+        if (level === logLevel.ERROR) kafkaLog.error(rest, message)
+        else if (level === logLevel.WARN) kafkaLog.warn(rest, message)
+        else kafkaLog.debug(rest, message)
+      },
+    ...overrides,
+  })
+}

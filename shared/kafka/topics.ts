@@ -1,0 +1,64 @@
+import type { Admin, ITopicConfig } from 'kafkajs'
+import type { Config } from '../config/env.js'
+
+/** Every topic of the pipeline, by role. Names are versioned: a breaking contract change is a new topic. */
+export const baseTopics = {
+  privacyIncidents: 'aims.privacy-incidents.v1',
+  modelMetrics: 'aims.model-metrics.v1',
+  auditFindings: 'aims.audit-findings.v1',
+  deadLetter: 'aims.dead-letter.v1',
+  kpiTriggers: 'aims.kpi-triggers.v1',
+} as const
+
+export type TopicRole = keyof typeof baseTopics
+export type Topics = Record<TopicRole, string>
+
+const DAY_MS = 24 * 3600 * 1000
+/** Retention per role: facts are replayable for a week, rejects kept a month for operators to inspect. */
+const retentionMs: Record<TopicRole, number> = {
+  privacyIncidents: 7 * DAY_MS,
+  modelMetrics: 7 * DAY_MS,
+  auditFindings: 7 * DAY_MS,
+  deadLetter: 30 * DAY_MS,
+  kpiTriggers: 1 * DAY_MS,
+}
+
+export function topicNames(cfg: Pick<Config, 'KAFKA_TOPIC_PREFIX'>): Topics {
+  const out = {} as Topics
+  for (const [role, name] of Object.entries(baseTopics) as [TopicRole, string][]) {
+    out[role] = `${cfg.KAFKA_TOPIC_PREFIX}${name}`
+  }
+  return out
+}
+
+/** The three topics producers write events to. */
+export function eventTopics(topics: Topics): string[] {
+  return [topics.privacyIncidents, topics.modelMetrics, topics.auditFindings]
+}
+
+/** Creates missing topics; existing ones are left as they are (idempotent, safe at every start-up). */
+export async function ensureTopics(
+  admin: Admin,
+  cfg: Pick<Config, 'KAFKA_TOPIC_PREFIX' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR'>,
+): Promise<string[]> {
+  const names = topicNames(cfg)
+  const existing = new Set(await admin.listTopics())
+  const wanted: ITopicConfig[] = (Object.entries(names) as [TopicRole, string][])
+    .filter(([, name]) => !existing.has(name))
+    .map(([role, name]) => ({
+      topic: name,
+      numPartitions: cfg.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: cfg.KAFKA_REPLICATION_FACTOR,
+      configEntries: [{ name: 'retention.ms', value: String(retentionMs[role]) }],
+    }))
+  if (wanted.length > 0) {
+    // Another process may create the same topics at the same moment; createTopics then reports
+    // "already exists", which is the outcome we want.
+    try {
+      await admin.createTopics({ topics: wanted, waitForLeaders: true })
+    } catch (err) {
+      if (!String((err as Error).message).includes('already exists')) throw err
+    }
+  }
+  return wanted.map((t) => t.topic)
+}
