@@ -11,9 +11,17 @@ export function createLogger(cfg: Pick<Config, 'LOG_LEVEL' | 'LOG_FORMAT'>): Log
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
     // Secrets travel in config and HTTP errors; never let a stray object log them.
-    redact: { paths: ['*.password', '*.routingKey', '*.secret', '*.webhookUrl', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.password', '*.routingKey', '*.secret', '*.webhookUrl', 'headers.authorization'],
+      censor: '[redacted]',
+    },
     ...(pretty
-      ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' } } }
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: { colorize: true, translateTime: 'HH:MM:ss', ignore: 'pid,hostname' },
+          },
+        }
       : {}),
   })
 }

@@ -137,6 +137,11 @@ export async function queryRows<T>(
   params: Record<string, unknown> = {},
   settings: ClickHouseSettings = {},
 ): Promise<T[]> {
-  const rs = await ch.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: settings })
+  const rs = await ch.client.query({
+    query,
+    query_params: params,
+    format: 'JSONEachRow',
+    clickhouse_settings: settings,
+  })
   return rs.json<T>()
 }

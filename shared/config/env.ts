@@ -10,11 +10,10 @@ import { ConfigError } from '../errors.js'
 const hostPort = z
   .string()
   .trim()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be host:port')
   .refine((s) => {
-    const port = Number(s.slice(s.lastIndexOf(':') + 1))
-    return port > 0 && port < 65536
-  }, 'port must be 1-65535')
+    const m = /^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s)
+    return m !== null && Number(m[1]) > 0 && Number(m[1]) < 65536
+  }, 'each broker must be host:port with a port of 1-65535')
 
 const brokerList = z
   .string()
@@ -130,11 +129,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const parsed = envSchema.safeParse(picked)
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => {
+    // One line per variable: the first problem found is the one to fix.
+    const byKey = new Map<string, string>()
+    for (const i of parsed.error.issues) {
       const key = String(i.path[0] ?? '(environment)')
       const given = key in picked ? ` (got ${JSON.stringify(picked[key])})` : ''
-      return `${key}: ${i.message}${given}`
-    })
+      if (!byKey.has(key)) byKey.set(key, `${key}: ${i.message}${given}`)
+    }
+    const issues = [...byKey.values()]
     throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues)
   }
   const cfg = parsed.data

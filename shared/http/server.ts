@@ -1,4 +1,4 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from '../logger.js'
 import { registerDefaultMetrics, registry } from '../metrics/registry.js'
@@ -91,7 +91,13 @@ export class HttpServer {
     try {
       const match = this.match(method === 'HEAD' ? 'GET' : method, url.pathname)
       out = match
-        ? await match.route.handler({ method, path: url.pathname, query: url.searchParams, params: match.params, raw: req })
+        ? await match.route.handler({
+            method,
+            path: url.pathname,
+            query: url.searchParams,
+            params: match.params,
+            raw: req,
+          })
         : { status: 404, body: { error: `no route for ${method} ${url.pathname}` } }
     } catch (err) {
       this.log.error({ err, path: url.pathname }, 'http handler failed')

@@ -2,7 +2,11 @@ import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
 import type { Config } from '../config/env.js'
 import type { Logger } from '../logger.js'
 
-/** The one Kafka client factory. kafkajs's own logs go through pino at the matching level. */
+/**
+ * The one Kafka client factory. kafkajs's own logs go through pino one level down: it logs every
+ * retried protocol error (a coordinator still loading, a leader moving) as an error, while real failures
+ * reach the caller as exceptions and are logged there.
+ */
 export function createKafka(
   cfg: Pick<Config, 'KAFKA_CLIENT_ID'>,
   brokers: string[],
@@ -19,8 +23,8 @@ export function createKafka(
       () =>
       ({ level, log: entry }) => {
         const { message, ...rest } = entry
-        if (level === logLevel.ERROR) kafkaLog.error(rest, message)
-        else if (level === logLevel.WARN) kafkaLog.warn(rest, message)
+        if (level === logLevel.ERROR) kafkaLog.warn(rest, message)
+        else if (level === logLevel.WARN) kafkaLog.info(rest, message)
         else kafkaLog.debug(rest, message)
       },
     ...overrides,

@@ -55,10 +55,30 @@ export async function ensureTopics(
     // Another process may create the same topics at the same moment; createTopics then reports
     // "already exists", which is the outcome we want.
     try {
-      await admin.createTopics({ topics: wanted, waitForLeaders: true })
+      await admin.createTopics({ topics: wanted, waitForLeaders: false })
     } catch (err) {
       if (!String((err as Error).message).includes('already exists')) throw err
     }
   }
+  await waitForLeaders(admin, Object.values(names))
   return wanted.map((t) => t.topic)
+}
+
+/**
+ * A new topic answers metadata requests with "does not host this topic-partition" until its leaders are
+ * elected; start-up waits for that instead of letting the first produce or consume trip over it.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics })
+      if (meta.length === topics.length && meta.every((t) => t.partitions.every((p) => p.leader >= 0))) return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+    }
+    if (Date.now() > deadline)
+      throw new Error(`topics have no leader after ${timeoutMs} ms: ${topics.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
 }

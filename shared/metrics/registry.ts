@@ -1,5 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { CounterConfiguration, GaugeConfiguration, HistogramConfiguration } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client'
 
 /**
  * The one metrics registry of the process. In the all-in-one process the three services share it, so
@@ -27,7 +27,9 @@ export function getGauge<L extends string>(cfg: Omit<GaugeConfiguration<L>, 'reg
   return existing<Gauge<L>>(cfg.name) ?? new Gauge({ ...cfg, registers: [registry] })
 }
 
-export function getHistogram<L extends string>(cfg: Omit<HistogramConfiguration<L>, 'registers'>): Histogram<L> {
+export function getHistogram<L extends string>(
+  cfg: Omit<HistogramConfiguration<L>, 'registers'>,
+): Histogram<L> {
   return existing<Histogram<L>>(cfg.name) ?? new Histogram({ ...cfg, registers: [registry] })
 }
 

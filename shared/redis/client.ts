@@ -6,7 +6,11 @@ import type { Config } from '../config/env.js'
  * them instead of failing the job in hand; producers (queue.add) keep a bounded retry so a caller
  * waiting on them learns of an outage.
  */
-export function createRedis(cfg: Pick<Config, 'REDIS_URL'>, role: 'worker' | 'producer', extra: RedisOptions = {}): Redis {
+export function createRedis(
+  cfg: Pick<Config, 'REDIS_URL'>,
+  role: 'worker' | 'producer',
+  extra: RedisOptions = {},
+): Redis {
   return new Redis(cfg.REDIS_URL, {
     maxRetriesPerRequest: role === 'worker' ? null : 3,
     enableReadyCheck: true,

@@ -1,0 +1,131 @@
+import { z } from 'zod'
+import { AUDIT_FINDING_TYPE } from './audit-finding.js'
+import { isoStandard, timestamp } from './common.js'
+import { MODEL_METRICS_TYPE, modelEnvironments } from './model-metrics.js'
+import type { AimsEvent } from './parse.js'
+import { PRIVACY_INCIDENT_TYPE } from './privacy-incident.js'
+
+/**
+ * A KPI scope is the slice of facts an event changed; the processor re-evaluates only the KPIs of the
+ * scopes named on the kpi-triggers topic. Every field besides `area` is a string, so a scope maps 1:1
+ * onto the `scope Map(String, String)` labels of kpi_values and breach fingerprints.
+ */
+
+const label = z.string().max(200)
+
+export const privacyScopeSchema = z.strictObject({
+  area: z.literal('privacy'),
+  incidentId: label.min(1),
+  businessUnit: label,
+})
+export const modelScopeSchema = z.strictObject({
+  area: z.literal('model'),
+  modelId: label.min(1),
+  modelVersion: label.min(1),
+  environment: z.enum(modelEnvironments),
+  businessUnit: label,
+})
+export const auditScopeSchema = z.strictObject({
+  area: z.literal('audit'),
+  standard: isoStandard,
+  clause: label.min(1),
+  auditId: label.min(1),
+  findingId: label.min(1),
+  businessUnit: label,
+})
+
+export const scopeSchema = z.discriminatedUnion('area', [
+  privacyScopeSchema,
+  modelScopeSchema,
+  auditScopeSchema,
+])
+export type Scope = z.infer<typeof scopeSchema>
+/** Same as Scope, named for readers outside this module. */
+export type KpiScope = Scope
+export type ScopeArea = Scope['area']
+
+/**
+ * Scopes per trigger message, so one stays well under Kafka's default 1 MB message limit (a scope is
+ * ~100-200 bytes of JSON); a producer with more splits them over several triggers.
+ */
+export const MAX_SCOPES_PER_TRIGGER = 2000
+
+/** The message on aims.kpi-triggers.v1, published by the collector after the facts are stored. */
+export const kpiTriggerSchema = z.strictObject({
+  scopes: z.array(scopeSchema).min(1).max(MAX_SCOPES_PER_TRIGGER),
+  /** The latest `time` among the events behind these scopes. */
+  eventTime: timestamp,
+  /** When the collector published the trigger; eventTime → producedAt is the ingest latency. */
+  producedAt: timestamp,
+})
+export type KpiTrigger = z.infer<typeof kpiTriggerSchema>
+
+/** The scopes one valid event touches. */
+export function scopesOf(event: AimsEvent): Scope[] {
+  switch (event.type) {
+    case PRIVACY_INCIDENT_TYPE: {
+      const d = event.data
+      return [{ area: 'privacy', incidentId: d.incidentId, businessUnit: d.businessUnit }]
+    }
+    case MODEL_METRICS_TYPE: {
+      const d = event.data
+      return [
+        {
+          area: 'model',
+          modelId: d.modelId,
+          modelVersion: d.modelVersion,
+          environment: d.environment,
+          businessUnit: d.businessUnit,
+        },
+      ]
+    }
+    case AUDIT_FINDING_TYPE: {
+      const d = event.data
+      return [
+        {
+          area: 'audit',
+          standard: d.standard,
+          clause: d.clause,
+          auditId: d.auditId,
+          findingId: d.findingId,
+          businessUnit: d.businessUnit,
+        },
+      ]
+    }
+  }
+}
+
+/** A stable identity for a scope (fields in a fixed order), for coalescing a batch's scopes. */
+export function scopeKey(scope: Scope): string {
+  switch (scope.area) {
+    case 'privacy':
+      return JSON.stringify(['privacy', scope.incidentId, scope.businessUnit])
+    case 'model':
+      return JSON.stringify([
+        'model',
+        scope.modelId,
+        scope.modelVersion,
+        scope.environment,
+        scope.businessUnit,
+      ])
+    case 'audit':
+      return JSON.stringify([
+        'audit',
+        scope.standard,
+        scope.clause,
+        scope.auditId,
+        scope.findingId,
+        scope.businessUnit,
+      ])
+  }
+}
+
+/** The distinct scopes of many events, first occurrence kept: a batch of 10k updates to one incident → 1. */
+export function distinctScopes(scopes: Iterable<Scope>): Scope[] {
+  const byKey = new Map<string, Scope>()
+  for (const scope of scopes) {
+    const key = scopeKey(scope)
+    if (!byKey.has(key)) byKey.set(key, scope)
+  }
+  return [...byKey.values()]
+}

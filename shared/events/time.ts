@@ -1,0 +1,67 @@
+/**
+ * RFC 3339 timestamp arithmetic without `Date` string parsing. The collector converts several
+ * timestamps per event (validation ranges, ordering rules, DateTime64 columns), and V8's Date string
+ * parser dominated its profile; fixed-position digit reads plus Date.UTC are an order of magnitude faster.
+ * Input is the shape the `timestamp` schema admits: YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM).
+ */
+
+function digits(s: string, start: number, count: number): number {
+  let n = 0
+  for (let i = start; i < start + count; i++) {
+    const d = s.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return Number.NaN
+    n = n * 10 + d
+  }
+  return n
+}
+
+/** Index just past the fraction digits that start after position 19, and the milliseconds they hold. */
+function fraction(s: string): { end: number; millis: number } {
+  if (s.charCodeAt(19) !== 46 /* . */) return { end: 19, millis: 0 }
+  let end = 20
+  let millis = 0
+  while (end < s.length) {
+    const d = s.charCodeAt(end) - 48
+    if (d < 0 || d > 9) break
+    // Only the first three digits count: storage keeps milliseconds, finer digits are truncated.
+    if (end < 23) millis = millis * 10 + d
+    end++
+  }
+  for (let i = Math.min(end, 23); i < 23; i++) millis *= 10
+  return { end, millis }
+}
+
+/** Epoch milliseconds of an RFC 3339 timestamp; NaN when it is not in the admitted shape. */
+export function epochMs(s: string): number {
+  if (s.length < 20 || s.charCodeAt(10) !== 84 /* T */) return Number.NaN
+  const { end, millis } = fraction(s)
+  const base = Date.UTC(
+    digits(s, 0, 4),
+    digits(s, 5, 2) - 1,
+    digits(s, 8, 2),
+    digits(s, 11, 2),
+    digits(s, 14, 2),
+    digits(s, 17, 2),
+    millis,
+  )
+  const zone = s.charCodeAt(end)
+  if (zone === 90 /* Z */ && end === s.length - 1) return base
+  if ((zone === 43 /* + */ || zone === 45) /* - */ && end === s.length - 6) {
+    const offsetMinutes = digits(s, end + 1, 2) * 60 + digits(s, end + 4, 2)
+    return base - (zone === 43 ? 1 : -1) * offsetMinutes * 60_000
+  }
+  return Number.NaN
+}
+
+/**
+ * 'YYYY-MM-DD HH:MM:SS.mmm' in UTC, the form ClickHouse's default DateTime64 input parsing reads.
+ * UTC input (the common case) is rearranged as text; an offset goes through epoch milliseconds.
+ */
+export function toClickHouseDateTime(s: string): string {
+  const { end, millis } = fraction(s)
+  if (s.charCodeAt(end) === 90 /* Z */) {
+    return `${s.slice(0, 10)} ${s.slice(11, 19)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`
+  }
+  const iso = new Date(epochMs(s)).toISOString()
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}`
+}
