@@ -59,24 +59,33 @@ export async function resolveKafkaJars(opts: { cacheDir?: string; log?: Log } = 
   // Resolve into a private dir and swap it in, so jars of two versions never
   // share one classpath and a failed run leaves the previous libs usable.
   const staging = `${libsDir}.${process.pid}.tmp`
-  await rm(staging, { recursive: true, force: true })
-  await runToCompletion(
-    'mvn',
-    [
-      '-B',
-      '-q',
-      '-f',
-      POM,
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${staging}`,
-      '-DincludeScope=runtime',
-    ],
-    'Maven (mvn), needed once to download the Kafka jars,',
-  )
+  await copyRuntimeJars(staging)
   await writeFile(join(staging, RESOLVED_MARKER), marker)
   await swapIn(staging, libsDir, marker)
   log(`resolved Kafka jars in ${Date.now() - startedAt} ms`)
   return libsDir
+}
+
+async function copyRuntimeJars(outputDir: string): Promise<void> {
+  await rm(outputDir, { recursive: true, force: true })
+  try {
+    await runToCompletion(
+      'mvn',
+      [
+        '-B',
+        '-q',
+        '-f',
+        POM,
+        'dependency:copy-dependencies',
+        `-DoutputDirectory=${outputDir}`,
+        '-DincludeScope=runtime',
+      ],
+      'Maven (mvn), needed once to download the Kafka jars,',
+    )
+  } catch (error) {
+    await rm(outputDir, { recursive: true, force: true })
+    throw error
+  }
 }
 
 /** Parallel first runs (test workers) each resolve; the first to finish wins and the others keep its copy. */

@@ -28,6 +28,8 @@ export const alertJobSchema = z
       title: z.string(),
       unit: z.string(),
       direction: z.enum(['higher_is_better', 'lower_is_better']),
+      /** Catalog area (privacy, model, audit); optional, lets alert routes match by area. */
+      area: z.string().min(1).optional(),
     }),
     scope: z.record(z.string(), z.string()),
     value: z.number().nullable(),

@@ -1,6 +1,11 @@
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
 import type { Config } from '../config/env.js'
 
 export type { ClickHouseClient }
@@ -16,6 +21,9 @@ export const pinnedSettings: ClickHouseSettings = {
   date_time_output_format: 'iso',
   date_time_input_format: 'best_effort',
 }
+
+// The client would print every failed query to stderr; callers see the error and log it themselves.
+const quiet = { log: { level: ClickHouseLogLevel.OFF } }
 
 export type ClickHouseConfig = Pick<
   Config,
@@ -58,6 +66,7 @@ export async function createClickHouse(cfg: ClickHouseConfig): Promise<ClickHous
       password: cfg.CLICKHOUSE_PASSWORD,
       request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
       clickhouse_settings: pinnedSettings,
+      ...quiet,
     })
     try {
       await admin.command({ query: `CREATE DATABASE IF NOT EXISTS ${database}` })
@@ -72,6 +81,7 @@ export async function createClickHouse(cfg: ClickHouseConfig): Promise<ClickHous
       request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
       clickhouse_settings: pinnedSettings,
       compression: { request: false, response: true },
+      ...quiet,
     })
     return { client, database, mode: 'server', location: url.origin, close: () => client.close() }
   }
@@ -96,6 +106,7 @@ async function openEmbedded(path: string, database: string): Promise<ClickHouse>
       // The connection hook is typed for the HTTP client's stream type; chDB implements the same interface.
       connection: createChdbConnection({ path }) as never,
       clickhouse_settings: pinnedSettings,
+      ...quiet,
     } as Parameters<typeof createClient>[0])
     const created: EmbeddedEntry = {
       client,

@@ -1,0 +1,46 @@
+import type { AlertJob } from '../../../shared/alerts/alert-job.js'
+
+/** Wording shared by the sinks, so Slack, PagerDuty and Alertmanager say the same thing. */
+
+export function formatNumber(v: number | null): string {
+  if (v === null) return 'n/a'
+  if (Number.isInteger(v)) return String(v)
+  return Math.abs(v) >= 100 ? v.toFixed(1) : String(Number(v.toPrecision(4)))
+}
+
+/** "value 0.72 ratio vs threshold 0.8 (higher is better)" */
+export function valueVsThreshold(job: AlertJob): string {
+  const unit = job.kpi.unit ? ` ${job.kpi.unit}` : ''
+  const dir = job.kpi.direction === 'higher_is_better' ? 'higher is better' : 'lower is better'
+  return `value ${formatNumber(job.value)}${unit} vs threshold ${formatNumber(job.threshold)}${unit} (${dir})`
+}
+
+/** "ISO/IEC 27001:2022 A.5.24, A.5.25; ISO/IEC 42001:2023 9.1" (empty when none). */
+export function isoReferences(job: AlertJob): string {
+  const parts: string[] = []
+  if (job.iso.iso27001.length > 0) parts.push(`ISO/IEC 27001:2022 ${job.iso.iso27001.join(', ')}`)
+  if (job.iso.iso42001.length > 0) parts.push(`ISO/IEC 42001:2023 ${job.iso.iso42001.join(', ')}`)
+  return parts.join('; ')
+}
+
+/** "model_id=credit-v3, env=prod" */
+export function scopeText(job: AlertJob): string {
+  const entries = Object.entries(job.scope)
+  return entries.length === 0 ? 'global' : entries.map(([k, v]) => `${k}=${v}`).join(', ')
+}
+
+/** "FIRING critical", "ESCALATED warning → critical", "RESOLVED" */
+export function headline(job: AlertJob): string {
+  switch (job.kind) {
+    case 'firing':
+      return `FIRING ${job.severity}`
+    case 'escalated':
+      return `ESCALATED ${job.previousSeverity ?? 'warning'} -> ${job.severity}`
+    case 'resolved':
+      return 'RESOLVED'
+    default: {
+      const never: never = job.kind
+      throw new Error(`unknown transition kind ${String(never)}`)
+    }
+  }
+}
