@@ -2,19 +2,15 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs'
 import { CompressionTypes, Partitioners } from 'kafkajs'
 import { backoffDelay, sleep } from '../../shared/backoff.js'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
-import {
-  factColumns,
-  factTables,
-  type KpiTrigger,
-  MAX_SCOPES_PER_TRIGGER,
-} from '../../shared/events/index.js'
+import { factTables, type KpiTrigger, MAX_SCOPES_PER_TRIGGER } from '../../shared/events/index.js'
 import type { Health } from '../../shared/http/health.js'
 import { eventTopics, type Topics, topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
-import { toDeadLetterMessage, toDeadLetterRow } from './dead-letter.js'
+import { type DeadLetterRow, deadLetterColumns, toDeadLetterMessage, toDeadLetterRow } from './dead-letter.js'
 import { type DecodedBatch, decodeBatch } from './decode-batch.js'
 import { type CollectorMetrics, collectorMetrics } from './metrics.js'
 
@@ -162,26 +158,15 @@ class BatchWriter {
     const started = performance.now()
     const inserts: Promise<unknown>[] = []
     for (const table of factTables) {
-      const rows: Record<string, unknown>[] = batch.facts[table]
-      if (rows.length === 0) continue
-      this.metrics.insertRows.observe({ table }, rows.length)
-      inserts.push(
-        this.ch.client.insert({
-          table,
-          values: rows,
-          columns: [...factColumns[table]] as [string],
-          format: 'JSONEachRow',
-        }),
-      )
+      const rows = batch.facts[table]
+      if (rows.rows === 0) continue
+      this.metrics.insertRows.observe({ table }, rows.rows)
+      inserts.push(insertTabSeparated(this.ch.client, table, rows))
     }
     if (batch.rejected.length > 0) {
-      inserts.push(
-        this.ch.client.insert({
-          table: 'dead_letters',
-          values: batch.rejected.map(toDeadLetterRow),
-          format: 'JSONEachRow',
-        }),
-      )
+      const rows = new TabSeparatedRows<DeadLetterRow>(deadLetterColumns)
+      for (const r of batch.rejected) rows.push(toDeadLetterRow(r))
+      inserts.push(insertTabSeparated(this.ch.client, 'dead_letters', rows))
     }
     await Promise.all(inserts)
     this.metrics.insertSeconds.observe((performance.now() - started) / 1000)

@@ -31,8 +31,31 @@ function headerText(value: IHeaders[string]): string {
   return value.toString()
 }
 
-/** The row an operator lists in ClickHouse (`dead_letters`, migration 0001). */
-export function toDeadLetterRow(r: Rejected): Record<string, unknown> {
+/** A row of `dead_letters` (migration 0001); `received_at` is left to its DEFAULT. */
+export type DeadLetterRow = {
+  topic: string
+  partition: number
+  offset: string
+  key: string | null
+  value_base64: string
+  headers: Record<string, string>
+  error_type: string
+  reason: string
+}
+
+export const deadLetterColumns: readonly (keyof DeadLetterRow)[] = [
+  'topic',
+  'partition',
+  'offset',
+  'key',
+  'value_base64',
+  'headers',
+  'error_type',
+  'reason',
+]
+
+/** The row an operator lists in ClickHouse. */
+export function toDeadLetterRow(r: Rejected): DeadLetterRow {
   return {
     topic: r.topic,
     partition: r.partition,

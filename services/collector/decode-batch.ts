@@ -1,9 +1,12 @@
 import type { IHeaders, KafkaMessage } from 'kafkajs'
+import { TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import {
   appendFactRows,
   decodeKafkaMessage,
-  emptyFactBatch,
-  type FactBatch,
+  type FactRowByTable,
+  type FactTable,
+  factColumns,
+  factTables,
   type KpiScope,
   scopesOf,
 } from '../../shared/events/index.js'
@@ -20,9 +23,17 @@ export interface Rejected {
   reason: string
 }
 
+/** Rows per fact table, encoded as they are decoded, ready for one insert each. */
+export type EncodedFacts = { [T in FactTable]: TabSeparatedRows<FactRowByTable[T]> }
+
+function emptyEncodedFacts(): EncodedFacts {
+  return Object.fromEntries(
+    factTables.map((table) => [table, new TabSeparatedRows(factColumns[table])]),
+  ) as EncodedFacts
+}
+
 export interface DecodedBatch {
-  /** Rows per fact table, ready for one insert each. */
-  facts: FactBatch
+  facts: EncodedFacts
   rejected: Rejected[]
   /** KPI scopes touched by the accepted events, deduplicated. */
   scopes: KpiScope[]
@@ -41,7 +52,7 @@ export function decodeBatch(
   messages: KafkaMessage[],
   maxEventBytes: number,
 ): DecodedBatch {
-  const facts = emptyFactBatch()
+  const facts = emptyEncodedFacts()
   const rejected: Rejected[] = []
   const scopes = new Map<string, KpiScope>()
   let latestEventTime = ''

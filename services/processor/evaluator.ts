@@ -22,6 +22,19 @@ import type { Logger } from '../../shared/logger.js'
 import { type DirtySet, withinFilter } from './dirty-scopes.js'
 import type { ProcessorMetrics } from './metrics.js'
 
+/**
+ * A series' value is written to kpi_values when it changes (value or status) and otherwise once per
+ * heartbeat: the time series stays exact (readers carry the last value forward) while a sweep over
+ * tens of thousands of steady series writes almost nothing.
+ */
+export const KPI_VALUE_HEARTBEAT_MS = 10 * 60_000
+
+interface Written {
+  value: number | null
+  status: string
+  at: number
+}
+
 interface Series {
   kpiId: string
   scope: Record<string, string>
@@ -62,6 +75,7 @@ export interface EvaluatorDeps {
  */
 export class KpiEvaluator {
   private readonly series = new Map<string, Series>()
+  private readonly written = new Map<string, Written>()
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly deps: EvaluatorDeps) {}
@@ -114,7 +128,16 @@ export class KpiEvaluator {
           const prev = this.series.get(fp)?.state
           const result = evaluate(prev, { value: sample.value, at: now }, th)
           next.set(fp, { kpiId: kpi.id, scope: sample.scope, state: result.next })
-          values.push(toKpiValueRow(kpi.id, sample.scope, { value: sample.value, at: now }, th))
+          const row = toKpiValueRow(kpi.id, sample.scope, { value: sample.value, at: now }, th, fp)
+          const last = this.written.get(fp)
+          if (
+            !last ||
+            last.value !== row.value ||
+            last.status !== row.status ||
+            now.getTime() - last.at >= KPI_VALUE_HEARTBEAT_MS
+          ) {
+            values.push(row)
+          }
           for (const t of result.transitions) transitions.push(identify(kpi.id, sample.scope, t))
           if (!kpi.scope.includes('incident_id') && sample.value !== null) {
             metrics.kpiValue.set({ kpi: kpi.id, fingerprint: fp }, sample.value)
@@ -130,11 +153,15 @@ export class KpiEvaluator {
           next.set(fp, { ...s, state: result.next })
           for (const t of result.transitions) transitions.push(identify(kpi.id, s.scope, t))
           metrics.kpiValue.remove({ kpi: kpi.id, fingerprint: fp })
+          this.written.delete(fp)
         }
       }
     }
 
     await this.store(values, transitions)
+    for (const row of values) {
+      this.written.set(row.fingerprint, { value: row.value, status: row.status, at: now.getTime() })
+    }
     for (const [fp, s] of next) {
       if (s.state.status === 'ok') this.series.delete(fp)
       else this.series.set(fp, s)

@@ -1,5 +1,12 @@
 import { z } from 'zod'
 import { breachesQuery, deadLettersQuery, historyQuery, kpiListQuery } from './api-schemas.js'
+import {
+  alertDeliveriesQuery,
+  incidentsQuery,
+  modelsQuery,
+  nonconformitiesQuery,
+  scorecardQuery,
+} from './views.js'
 
 /** OpenAPI 3.1 description of the read API, its parameters generated from the same zod schemas. */
 
@@ -30,7 +37,7 @@ export function openApiDocument() {
       title: 'AIMS/ISMS KPI pipeline read API',
       version: '1',
       description:
-        'Current KPI values with thresholds and ISO/IEC 27001 / 42001 references, KPI history, breaches with their lifecycle and alert deliveries, and rejected events.',
+        'Current KPI values with thresholds and ISO/IEC 27001 / 42001 references, KPI history, breaches with their lifecycle and alert deliveries, and rejected events; plus the views behind the review page (scorecard, accuracy vs bias, the 72-hour rule, open nonconformities).',
     },
     paths: {
       '/api/kpis': {
@@ -73,6 +80,46 @@ export function openApiDocument() {
           summary: 'Rejected events with their reason',
           parameters: parameters(deadLettersQuery),
           responses: ok('dead letters'),
+        },
+      },
+      '/api/views/scorecard': {
+        get: {
+          summary:
+            'One entry per KPI: its worst current status (ok, warning, critical, no_data), worst series, thresholds and ISO references with titles',
+          parameters: parameters(scorecardQuery),
+          responses: ok('scorecard'),
+        },
+      },
+      '/api/views/models': {
+        get: {
+          summary:
+            'Per model and version: accuracy, the fairness metrics per protected attribute, the worst fairness gap (1 − disparate impact ratio counted as a gap) and whether the version is out of tolerance',
+          parameters: parameters(modelsQuery),
+          responses: ok('models'),
+        },
+      },
+      '/api/views/incidents': {
+        get: {
+          summary:
+            'Notifiable privacy incidents against the GDPR Art. 33 72-hour rule: detected and notified times, hours to notify or hours open (latest state per incident)',
+          parameters: parameters(incidentsQuery),
+          responses: ok('incidents'),
+        },
+      },
+      '/api/views/nonconformities': {
+        get: {
+          summary:
+            'Open nonconformities by standard, clause or Annex A control and kind, with their findings',
+          parameters: parameters(nonconformitiesQuery),
+          responses: ok('nonconformities'),
+        },
+      },
+      '/api/views/alert-deliveries': {
+        get: {
+          summary:
+            "Per breach, how delivering its alerts went: attempts delivered, failed, throttled, the sinks reached and the last failure's reason",
+          parameters: parameters(alertDeliveriesQuery),
+          responses: ok('alert deliveries per breach'),
         },
       },
     },

@@ -9,9 +9,10 @@ import type { HttpServer } from '../../shared/http/server.js'
 import { KPIS } from '../../shared/kpi/catalog.js'
 import type { AimsConfig } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
-import { KpiEvaluator } from './evaluator.js'
+import { KPI_VALUE_HEARTBEAT_MS, KpiEvaluator } from './evaluator.js'
 import { processorMetrics } from './metrics.js'
 import { mountReadApi } from './read-api.js'
+import { mountReviewPage } from './review-page/mount.js'
 import { startSweep } from './sweep.js'
 import { startTriggerConsumer } from './trigger-consumer.js'
 
@@ -62,8 +63,18 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     ch,
     kpis,
     config: aimsConfig,
-    currentWindowMs: Math.max(3 * cfg.SWEEP_INTERVAL_MS, 10 * 60_000),
+    // A steady series is rewritten once per heartbeat, so it is current for a heartbeat and two sweeps.
+    currentWindowMs: KPI_VALUE_HEARTBEAT_MS + 2 * cfg.SWEEP_INTERVAL_MS,
     clock,
+  })
+  mountReviewPage(http, {
+    ch,
+    kpis,
+    config: aimsConfig,
+    // A steady series is rewritten once per heartbeat, so it is current for a heartbeat and two sweeps.
+    currentWindowMs: KPI_VALUE_HEARTBEAT_MS + 2 * cfg.SWEEP_INTERVAL_MS,
+    clock,
+    log,
   })
   const triggers = await startTriggerConsumer({ cfg, log, kafka, health, evaluator, metrics, clock })
   const sweep =

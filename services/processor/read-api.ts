@@ -46,7 +46,7 @@ interface SeriesRow {
   status: string
   warning_threshold: number | null
   critical_threshold: number | null
-  evaluated_at: string
+  last_evaluated_at: string
 }
 
 export const CURRENT_SERIES_SQL = `
@@ -56,7 +56,7 @@ SELECT kpi_id, fingerprint,
        argMax(status, evaluated_at) AS status,
        argMax(warning_threshold, evaluated_at) AS warning_threshold,
        argMax(critical_threshold, evaluated_at) AS critical_threshold,
-       max(evaluated_at) AS evaluated_at
+       max(evaluated_at) AS last_evaluated_at
 FROM kpi_values
 WHERE evaluated_at >= {since:DateTime64(3)}
 GROUP BY kpi_id, fingerprint
@@ -85,7 +85,7 @@ FROM (
 ) AS b
 LEFT JOIN (
   SELECT splitByChar('-', transition_id)[1] || '-' || splitByChar('-', transition_id)[2] AS breach_id,
-         countIf(outcome = 'delivered') AS delivered,
+         countIf(outcome = 'ok') AS delivered,
          countIf(outcome IN ('retryable', 'permanent')) AS failed_attempts,
          argMaxIf(reason, attempted_at, outcome IN ('retryable', 'permanent')) AS last_failure
   FROM alert_deliveries
@@ -140,7 +140,7 @@ export function mountReadApi(http: HttpServer, deps: ReadApiDeps): void {
             value: s.value,
             status: s.status,
             thresholds: resolveThresholdsFor(k, s.scope, deps.config),
-            evaluatedAt: s.evaluated_at,
+            evaluatedAt: s.last_evaluated_at,
           })),
       }))
     return { status: 200, body: { generatedAt: deps.clock().toISOString(), kpis } }

@@ -10,7 +10,8 @@ import { toClickHouseDateTime } from './time.js'
 /**
  * Event → rows of the fact tables in deploy/clickhouse/migrations/0001_facts.sql. Keys are the column
  * names exactly (a unit test parses the DDL to keep them in step); `ingested_at` is left to its DEFAULT.
- * Conventions for JSONEachRow inserts: DateTime64 columns get 'YYYY-MM-DD HH:MM:SS.mmm' in UTC (parsed
+ * Value conventions (the collector writes them as TabSeparated, see shared/clickhouse/tab-separated.ts;
+ * JSONEachRow reads them the same way): DateTime64 columns get 'YYYY-MM-DD HH:MM:SS.mmm' in UTC (parsed
  * by ClickHouse's default input format, no best_effort setting needed), absent Nullable values null,
  * absent String values '', UInt64 numbers (all bounded far below 2^53 by the schemas).
  * Rows are type aliases rather than interfaces so they are assignable to Record<string, unknown>.
@@ -105,6 +106,9 @@ export type FactRow = { [T in FactTable]: { table: T; row: FactRowByTable[T] } }
 
 /** Rows grouped by table, the shape a batched insert wants (one INSERT per non-empty table). */
 export type FactBatch = { [T in FactTable]: FactRowByTable[T][] }
+
+/** Where appendFactRows puts rows: a FactBatch, or per-table encoders that keep no row objects. */
+export type FactSink = { [T in FactTable]: { push(row: FactRowByTable[T]): unknown } }
 
 /** The columns each row fills, in DDL order; pass as the insert's column list so DEFAULTs apply. */
 export const factColumns: { [T in FactTable]: readonly (keyof FactRowByTable[T])[] } = {
@@ -286,7 +290,7 @@ export function auditFindingRow(event: AuditFindingEvent): AuditFindingRow {
 }
 
 /** Adds the rows of one valid event to `batch` (the collector's path: no per-event arrays). */
-export function appendFactRows(batch: FactBatch, event: AimsEvent): void {
+export function appendFactRows(batch: FactSink, event: AimsEvent): void {
   switch (event.type) {
     case PRIVACY_INCIDENT_TYPE:
       batch.privacy_incident_events.push(privacyIncidentRow(event))

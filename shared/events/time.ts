@@ -15,26 +15,29 @@ function digits(s: string, start: number, count: number): number {
   return n
 }
 
-/** Index just past the fraction digits that start after position 19, and the milliseconds they hold. */
-function fraction(s: string): { end: number; millis: number } {
-  if (s.charCodeAt(19) !== 46 /* . */) return { end: 19, millis: 0 }
+/** Index just past the fraction digits that start after position 19 (19 when there is no fraction). */
+function fractionEnd(s: string): number {
+  if (s.charCodeAt(19) !== 46 /* . */) return 19
   let end = 20
-  let millis = 0
   while (end < s.length) {
     const d = s.charCodeAt(end) - 48
     if (d < 0 || d > 9) break
-    // Only the first three digits count: storage keeps milliseconds, finer digits are truncated.
-    if (end < 23) millis = millis * 10 + d
     end++
   }
-  for (let i = Math.min(end, 23); i < 23; i++) millis *= 10
-  return { end, millis }
+  return end
+}
+
+/** The milliseconds of a fraction ending at `end`: storage keeps milliseconds, finer digits are truncated. */
+function fractionMillis(s: string, end: number): number {
+  let millis = 0
+  for (let i = 20; i < 23; i++) millis = millis * 10 + (i < end ? s.charCodeAt(i) - 48 : 0)
+  return millis
 }
 
 /** Epoch milliseconds of an RFC 3339 timestamp; NaN when it is not in the admitted shape. */
 export function epochMs(s: string): number {
   if (s.length < 20 || s.charCodeAt(10) !== 84 /* T */) return Number.NaN
-  const { end, millis } = fraction(s)
+  const end = fractionEnd(s)
   const base = Date.UTC(
     digits(s, 0, 4),
     digits(s, 5, 2) - 1,
@@ -42,7 +45,7 @@ export function epochMs(s: string): number {
     digits(s, 11, 2),
     digits(s, 14, 2),
     digits(s, 17, 2),
-    millis,
+    fractionMillis(s, end),
   )
   const zone = s.charCodeAt(end)
   if (zone === 90 /* Z */ && end === s.length - 1) return base
@@ -58,8 +61,9 @@ export function epochMs(s: string): number {
  * UTC input (the common case) is rearranged as text; an offset goes through epoch milliseconds.
  */
 export function toClickHouseDateTime(s: string): string {
-  const { end, millis } = fraction(s)
+  const end = fractionEnd(s)
   if (s.charCodeAt(end) === 90 /* Z */) {
+    const millis = fractionMillis(s, end)
     return `${s.slice(0, 10)} ${s.slice(11, 19)}.${millis < 10 ? '00' : millis < 100 ? '0' : ''}${millis}`
   }
   const iso = new Date(epochMs(s)).toISOString()

@@ -1,19 +1,42 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Kafka, logLevel, Partitioners } from 'kafkajs'
+import { type Admin, Kafka, logLevel, Partitioners } from 'kafkajs'
 import { createClickHouse, queryRows } from '../../shared/clickhouse/client.js'
-import { loadConfig } from '../../shared/config/env.js'
-import { topicNames } from '../../shared/kafka/topics.js'
+import { type Config, loadConfig } from '../../shared/config/env.js'
+import { ensureTopics, topicNames } from '../../shared/kafka/topics.js'
+import { spawnLocalClickHouse } from '../helpers/clickhouse-server.js'
 import { REPO_ROOT } from '../helpers/pipeline.js'
+
+/**
+ * Where the collector's ClickHouse runs:
+ * - server: the project's local ClickHouse server (deploy/clickhouse/serve.ts) in its own process, the
+ *   collector talking HTTP to it: the production topology (docker-compose, k8s), so the collector's RSS
+ *   is the collector's alone;
+ * - embedded: chDB inside the collector process (CLICKHOUSE_URL unset), the single-process mode.
+ */
+export type ClickHouseMode = 'server' | 'embedded'
+
+export interface IngestRun {
+  clickhouse: ClickHouseMode
+  /** Events per second the collector committed, end to end (read, validated, inserted, committed). */
+  rate: number
+  seconds: number
+  collectorMaxRssMb: number
+  /** Of the ClickHouse server process (server mode only). */
+  serverMaxRssMb?: number
+  /** CPU seconds the collector process (and the server process) used over the whole run. */
+  collectorCpuS: number
+  serverCpuS?: number
+  /** Distinct event ids stored, and rows stored: both equal the events produced when each is stored once. */
+  distinct: number
+  rows: number
+}
 
 export interface IngestResult {
   events: number
-  collectorRate: number
   bareRate: number
-  ratio: number
-  collectorMaxRssMb: number
-  stored: number
+  runs: IngestRun[]
 }
 
 /** A small, valid privacy-incident event; ids vary so every one is a distinct fact. */
@@ -84,108 +107,153 @@ async function rssMb(pid: number): Promise<number> {
   return kb / 1024
 }
 
+/** User + system CPU seconds a process has used so far (its threads included). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+  // Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100
+}
+
+/**
+ * One collector process over the whole topic, from an empty ClickHouse to every event committed. Timed
+ * between the first and the last observed commit, counting only the events committed in between, so
+ * neither start-up nor the first batch distorts the rate; the bare consumer is timed the same way.
+ */
+async function runCollector(
+  mode: ClickHouseMode,
+  brokers: string[],
+  workDir: string,
+  admin: Admin,
+  topic: string,
+  total: number,
+  log: (s: string) => void,
+): Promise<IngestRun> {
+  const dataDir = join(workDir, `clickhouse-${mode}`)
+  const server = mode === 'server' ? await spawnLocalClickHouse(dataDir) : undefined
+  const groupId = `bench-collector-${mode}`
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: brokers.join(','),
+    KAFKA_TOPIC_PREFIX: 'bench.',
+    COLLECTOR_GROUP_ID: groupId,
+    CLICKHOUSE_DATA_DIR: dataDir,
+    ...(server ? { CLICKHOUSE_URL: server.url } : {}),
+    HTTP_PORT: '0',
+    LOG_LEVEL: 'warn',
+    LOG_FORMAT: 'json',
+  }
+  const cfg: Config = loadConfig(env)
+  try {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'services/collector/main.ts'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+    const exited = new Promise((r) => child.once('exit', r))
+    let start: { at: number; done: number } | undefined
+    let finished = 0
+    let collectorMaxRssMb = 0
+    let serverMaxRssMb = 0
+    let collectorCpuS = 0
+    for (;;) {
+      collectorMaxRssMb = Math.max(collectorMaxRssMb, await rssMb(child.pid!))
+      if (server) serverMaxRssMb = Math.max(serverMaxRssMb, await rssMb(server.pid))
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const done = (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)
+      const now = performance.now()
+      if (start === undefined && done > 0) start = { at: now, done }
+      if (done >= total) {
+        finished = now
+        collectorCpuS = await cpuSeconds(child.pid!)
+        break
+      }
+      if (child.exitCode !== null) throw new Error(`the collector exited (${child.exitCode}) before the end`)
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const serverCpuS = server ? await cpuSeconds(server.pid) : undefined
+    child.kill('SIGTERM')
+    await exited
+    const seconds = (finished - start!.at) / 1000
+    const rate = (total - start!.done) / seconds
+
+    const ch = await createClickHouse(cfg)
+    const [row] = await queryRows<{ distinct: string; rows: string }>(
+      ch,
+      'SELECT uniqExact(event_id) AS distinct, count() AS rows FROM privacy_incident_events',
+    )
+    await ch.close()
+    const run: IngestRun = {
+      clickhouse: mode,
+      rate,
+      seconds,
+      collectorMaxRssMb,
+      collectorCpuS,
+      distinct: Number(row?.distinct ?? 0),
+      rows: Number(row?.rows ?? 0),
+      ...(server ? { serverMaxRssMb, serverCpuS } : {}),
+    }
+    log(
+      `collector (ClickHouse ${mode}): ${Math.round(rate)} events/s (${seconds.toFixed(1)} s), max RSS ${collectorMaxRssMb.toFixed(0)} MB, CPU ${collectorCpuS.toFixed(1)} s` +
+        (server ? `; server max RSS ${serverMaxRssMb.toFixed(0)} MB, CPU ${serverCpuS!.toFixed(1)} s` : '') +
+        `; stored ${run.distinct} distinct events in ${run.rows} rows`,
+    )
+    return run
+  } finally {
+    await server?.stop()
+  }
+}
+
 /**
  * Ingest throughput: `total` events already on the topic, read by (1) a bare kafkajs consumer doing
- * nothing and (2) the collector as its own process (validation, ClickHouse inserts, triggers, commits).
- * Both are timed from their first batch/ready to the last message read/committed.
+ * nothing and (2) the collector as its own process (validation, ClickHouse inserts, triggers, commits),
+ * once per ClickHouse mode asked for. Every run must store each event exactly once.
  */
 export async function benchIngest(
   brokers: string[],
   workDir: string,
   total: number,
   log: (s: string) => void,
+  modes: readonly ClickHouseMode[] = ['server'],
 ): Promise<IngestResult> {
-  const cfg = loadConfig({
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_PREFIX: 'bench.',
-    CLICKHOUSE_DATA_DIR: join(workDir, 'clickhouse-ingest'),
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-    HTTP_PORT: '0',
-  })
-  const topics = topicNames(cfg)
+  const cfg = loadConfig({ KAFKA_BROKERS: brokers.join(','), KAFKA_TOPIC_PREFIX: 'bench.' })
+  const topic = topicNames(cfg).privacyIncidents
   const kafka = new Kafka({ clientId: 'bench-admin', brokers, logLevel: logLevel.NOTHING })
   const admin = kafka.admin()
   await admin.connect()
-  const { ensureTopics } = await import('../../shared/kafka/topics.js')
-  await ensureTopics(admin, cfg)
-  await produceAll(brokers, topics.privacyIncidents, total, log)
+  try {
+    await ensureTopics(admin, cfg)
+    await produceAll(brokers, topic, total, log)
 
-  const bare = JSON.parse(
-    await runChild(
-      [
-        'tests/bench/bare-consumer.ts',
-        '--brokers',
-        brokers.join(','),
-        '--topic',
-        topics.privacyIncidents,
-        '--count',
-        String(total),
-        '--group',
-        'bench-bare',
-      ],
-      {},
-    ),
-  ) as { rate: number; seconds: number }
-  log(`bare kafkajs consumer: ${Math.round(bare.rate)} events/s (${bare.seconds.toFixed(1)} s)`)
+    const bare = JSON.parse(
+      await runChild(
+        [
+          'tests/bench/bare-consumer.ts',
+          '--brokers',
+          brokers.join(','),
+          '--topic',
+          topic,
+          '--count',
+          String(total),
+          '--group',
+          'bench-bare',
+        ],
+        {},
+      ),
+    ) as { rate: number; seconds: number }
+    log(`bare kafkajs consumer: ${Math.round(bare.rate)} events/s (${bare.seconds.toFixed(1)} s)`)
 
-  const env = {
-    KAFKA_BROKERS: brokers.join(','),
-    KAFKA_TOPIC_PREFIX: 'bench.',
-    COLLECTOR_GROUP_ID: 'bench-collector',
-    CLICKHOUSE_DATA_DIR: cfg.CLICKHOUSE_DATA_DIR,
-    HTTP_PORT: '0',
-    LOG_LEVEL: 'warn',
-    LOG_FORMAT: 'json',
-  }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/collector/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  })
-  const exited = new Promise((r) => child.once('exit', r))
-  let started = 0
-  let maxRss = 0
-  let finished = 0
-  const target = total
-  for (;;) {
-    maxRss = Math.max(maxRss, await rssMb(child.pid!))
-    const [committed] = await admin.fetchOffsets({
-      groupId: 'bench-collector',
-      topics: [topics.privacyIncidents],
-    })
-    const done = (committed?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)
-    if (started === 0 && done > 0) started = performance.now()
-    if (done >= target) {
-      finished = performance.now()
-      break
+    const runs: IngestRun[] = []
+    for (const mode of modes) {
+      const run = await runCollector(mode, brokers, workDir, admin, topic, total, log)
+      if (run.distinct !== total || run.rows !== total) {
+        throw new Error(
+          `collector (ClickHouse ${mode}) stored ${run.distinct} distinct events in ${run.rows} rows; expected each of the ${total} events exactly once`,
+        )
+      }
+      runs.push(run)
     }
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill('SIGTERM')
-  await exited
-  await admin.disconnect()
-  // Timed from the first commit, so the first batch's own time is not counted: add one batch back by
-  // measuring over (target - first batch) would be fussier than it is worth at 1M events.
-  const seconds = (finished - started) / 1000
-  const collectorRate = total / seconds
-
-  const ch = await createClickHouse(cfg)
-  const [row] = await queryRows<{ n: string }>(
-    ch,
-    'SELECT uniqExact(event_id) AS n FROM privacy_incident_events',
-  )
-  await ch.close()
-  const stored = Number(row?.n ?? 0)
-  log(
-    `collector: ${Math.round(collectorRate)} events/s (${seconds.toFixed(1)} s), max RSS ${maxRss.toFixed(0)} MB, stored ${stored}`,
-  )
-  return {
-    events: total,
-    collectorRate,
-    bareRate: bare.rate,
-    ratio: collectorRate / bare.rate,
-    collectorMaxRssMb: maxRss,
-    stored,
+    return { events: total, bareRate: bare.rate, runs }
+  } finally {
+    await admin.disconnect()
   }
 }

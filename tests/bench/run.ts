@@ -6,7 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startLocalKafka } from '../../deploy/kafka/local-broker.js'
+import { benchAlertLatency } from './alert-latency.js'
 import { benchIngest } from './ingest.js'
+import { benchProcessor } from './processor.js'
 
 const selected = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')))
 const want = (name: string) => selected.size === 0 || selected.has(name)
@@ -21,9 +23,30 @@ const brokers = process.env.KAFKA_BROKERS?.split(',') ?? kafka!.brokers
 const report: string[] = []
 try {
   if (want('ingest')) {
-    const r = await benchIngest(brokers, workDir, EVENTS, log)
+    // BENCH_CLICKHOUSE=server (default: a ClickHouse server process, the production topology),
+    // embedded (chDB inside the collector) or both.
+    const mode = process.env.BENCH_CLICKHOUSE ?? 'server'
+    const modes = mode === 'both' ? (['server', 'embedded'] as const) : [mode as 'server' | 'embedded']
+    const r = await benchIngest(brokers, workDir, EVENTS, log, modes)
+    for (const run of r.runs) {
+      report.push(
+        `ingest (ClickHouse ${run.clickhouse}): ${r.events} events, collector ${Math.round(run.rate)} events/s vs bare kafkajs consumer ${Math.round(r.bareRate)} events/s = ratio ${(run.rate / r.bareRate).toFixed(2)} (goal >= 50000 events/s and >= 0.6), collector max RSS ${run.collectorMaxRssMb.toFixed(0)} MB (goal < 300)${run.serverMaxRssMb === undefined ? '' : `, server max RSS ${run.serverMaxRssMb.toFixed(0)} MB`}, each event stored exactly once (${run.distinct} distinct in ${run.rows} rows)`,
+      )
+    }
+  }
+  if (want('processor')) {
+    const r = await benchProcessor(brokers, workDir, log, {
+      scale: Number(process.env.BENCH_FACT_SCALE ?? 8.4),
+    })
+    const sweep = [...r.sweepMs].sort((a, b) => a - b)[1] ?? r.sweepMs[0]!
     report.push(
-      `ingest: ${r.events} events, collector ${Math.round(r.collectorRate)} events/s vs bare kafkajs consumer ${Math.round(r.bareRate)} events/s = ratio ${r.ratio.toFixed(2)} (goal >= 50000 events/s and >= 0.6), collector max RSS ${r.collectorMaxRssMb.toFixed(0)} MB (goal < 300), stored ${r.stored}/${r.events}`,
+      `processor: full catalog sweep over ${r.facts} facts ${Math.round(sweep)} ms median of ${r.sweepMs.length} (goal < 2000 ms); event produced → alert job enqueued p50 ${r.latencyP50Ms} ms, p99 ${r.latencyP99Ms} ms over ${r.probes} probes (goal p99 < 1000 ms) while ${Math.round(r.backgroundEventsPerSec)} events/s were produced into the collector`,
+    )
+  }
+  if (want('alerts')) {
+    const r = await benchAlertLatency({})
+    report.push(
+      `alerts: breach transition → delivered at a webhook, p50 ${Math.round(r.p50Ms)} ms, p99 ${Math.round(r.p99Ms)} ms over ${r.n} alerts (goal p99 < 500 ms), ${r.received} requests received`,
     )
   }
 } finally {

@@ -120,7 +120,8 @@ describe('query parameters', () => {
   it('formats now as unix seconds with milliseconds, whatever the time zone', () => {
     expect(formatNowParam(new Date('2026-01-01T00:00:00.123Z'))).toBe('1767225600.123')
     expect(formatNowParam(new Date('2026-01-01T00:00:00.000Z'))).toBe('1767225600.000')
-    expect(formatNowParam(new Date(-1))).toBe('-1.999')
+    expect(formatNowParam(new Date(1_767_225_600_007))).toBe('1767225600.007')
+    expect(() => formatNowParam(new Date(-1))).toThrow()
     expect(() => formatNowParam(new Date(Number.NaN))).toThrow()
   })
 

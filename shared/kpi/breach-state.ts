@@ -1,0 +1,473 @@
+import { createHash } from 'node:crypto'
+import { type AlertJob, alertJobSchema, type Severity, type TransitionKind } from '../alerts/alert-job.js'
+import type { KpiDefinition } from './catalog.js'
+import type { EffectiveThresholds } from './thresholds.js'
+
+/**
+ * The breach lifecycle of one KPI series (KPI + scope), as a pure state machine:
+ *
+ *   ok ──breaching──► pending ──held for `for`──► firing(warning|critical) ──ok──► (resolved) ok
+ *    ▲                  │ ok (silent)                │ critical held for `for` while warning
+ *    └──────────────────┘                            ▼
+ *                                                  firing(critical)   [transition "escalated"]
+ *
+ * - With `for` = 0 a breaching sample fires at once (no pending step).
+ * - A breach fires at the severity of the sample that completes its `for`; if it went critical while
+ *   pending it fires critical directly.
+ * - Escalation warning → critical is a transition ("escalated"), after the critical condition has held
+ *   for `for` (same flap protection as firing).
+ * - De-escalation critical → warning is NOT a transition and notifies nobody: a breach's severity is
+ *   the highest it reached and never decreases; `current` records the latest level. The breach resolves
+ *   only when the value leaves the breach zone entirely; re-crossing critical later does not re-page.
+ * - no_data (value null) holds the state as it is: an ok stays ok, a pending keeps its start and does not
+ *   fire, a firing breach keeps firing. Evidence that is missing is not evidence of recovery.
+ * - A scope that disappears from a complete result (`evaluateAbsent`) no longer exists: a pending goes
+ *   back to ok, a firing breach resolves (value null). Prometheus treats a vanished series the same way.
+ * - Thresholds disabled or removed: the condition is false, so a pending clears and a firing resolves.
+ * - Pending is not persisted: after a restart the `for` clock starts again (a later page, never a
+ *   duplicate). Firing breaches are restored from `breach_transitions` (`restoreStates`).
+ *
+ * Identity: fingerprint = sha256(KPI id, sorted scope labels) → 32 hex chars; breachId = fingerprint +
+ * the time the breach fired; transitionId = breachId + kind + severity. All derived from data, so a
+ * replay or a restarted processor that re-derives a transition produces the same ids and the
+ * ReplacingMergeTree / BullMQ job id dedupe it.
+ */
+
+export type Level = 'ok' | Severity
+export type SampleStatus = Level | 'no_data'
+
+export type BreachState =
+  | { status: 'ok' }
+  | {
+      status: 'pending'
+      /** When the condition started holding. */
+      since: Date
+      /** Level of the latest breaching sample. */
+      level: Severity
+    }
+  | {
+      status: 'firing'
+      /** When the breach fired: part of its id. */
+      startedAt: Date
+      /** Highest severity notified for this breach; never decreases. */
+      severity: Severity
+      /** Level of the latest sample. */
+      current: Severity
+      /** While `severity` is warning: since when the value has been critical (escalation pending). */
+      criticalSince?: Date
+    }
+
+export const OK: BreachState = Object.freeze({ status: 'ok' }) as BreachState
+
+export interface Sample {
+  value: number | null
+  /** Evaluation time (the `now` the KPI SQL ran at). */
+  at: Date
+}
+
+/** A lifecycle transition, identity-free (see `identify`). */
+export interface Transition {
+  kind: TransitionKind
+  /** firing: the level fired at; escalated: critical; resolved: the breach's severity. */
+  severity: Severity
+  /** escalated: warning. */
+  previousSeverity?: Severity
+  value: number | null
+  /** The threshold crossed (resolved: the one of the breach's severity). */
+  threshold: number | null
+  /** When the breach fired. */
+  startedAt: Date
+  at: Date
+}
+
+export interface Evaluation {
+  next: BreachState
+  transitions: Transition[]
+}
+
+type Thresholds = Pick<EffectiveThresholds, 'enabled' | 'op' | 'warning' | 'critical' | 'forMs'>
+
+function crosses(value: number, op: Thresholds['op'], threshold: number): boolean {
+  switch (op) {
+    case 'gt':
+      return value > threshold
+    case 'gte':
+      return value >= threshold
+    case 'lt':
+      return value < threshold
+    case 'lte':
+      return value <= threshold
+  }
+}
+
+/** The instantaneous level of a value (also the `status` column of kpi_values). */
+export function classify(value: number | null, th: Thresholds): SampleStatus {
+  if (value === null || !Number.isFinite(value)) return 'no_data'
+  if (!th.enabled) return 'ok'
+  if (th.critical !== null && crosses(value, th.op, th.critical)) return 'critical'
+  if (th.warning !== null && crosses(value, th.op, th.warning)) return 'warning'
+  return 'ok'
+}
+
+function thresholdOf(th: Thresholds, severity: Severity): number | null {
+  return severity === 'critical' ? th.critical : th.warning
+}
+
+const elapsed = (from: Date, to: Date) => to.getTime() - from.getTime()
+
+/** One evaluation of one series: the next state and the transitions to record and notify (0 or 1). */
+export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thresholds): Evaluation {
+  const state = prev ?? OK
+  const level = classify(sample.value, th)
+  const { at, value } = sample
+  if (level === 'no_data') return { next: state, transitions: [] }
+
+  const fire = (severity: Severity): Evaluation => ({
+    next: { status: 'firing', startedAt: at, severity, current: severity },
+    transitions: [
+      { kind: 'firing', severity, value, threshold: thresholdOf(th, severity), startedAt: at, at },
+    ],
+  })
+
+  switch (state.status) {
+    case 'ok':
+      if (level === 'ok') return { next: state, transitions: [] }
+      if (th.forMs <= 0) return fire(level)
+      return { next: { status: 'pending', since: at, level }, transitions: [] }
+
+    case 'pending':
+      if (level === 'ok') return { next: OK, transitions: [] }
+      if (elapsed(state.since, at) >= th.forMs) return fire(level)
+      return { next: { status: 'pending', since: state.since, level }, transitions: [] }
+
+    case 'firing': {
+      if (level === 'ok') return resolve(state, value, at, th)
+      if (state.severity === 'warning' && level === 'critical') {
+        const criticalSince = state.criticalSince ?? at
+        if (elapsed(criticalSince, at) >= th.forMs) {
+          return {
+            next: { status: 'firing', startedAt: state.startedAt, severity: 'critical', current: 'critical' },
+            transitions: [
+              {
+                kind: 'escalated',
+                severity: 'critical',
+                previousSeverity: 'warning',
+                value,
+                threshold: th.critical,
+                startedAt: state.startedAt,
+                at,
+              },
+            ],
+          }
+        }
+        return { next: { ...state, current: 'critical', criticalSince }, transitions: [] }
+      }
+      // Still breaching at the same level, or de-escalated (critical breach, warning value): no transition.
+      return {
+        next: { status: 'firing', startedAt: state.startedAt, severity: state.severity, current: level },
+        transitions: [],
+      }
+    }
+  }
+}
+
+function resolve(
+  state: Extract<BreachState, { status: 'firing' }>,
+  value: number | null,
+  at: Date,
+  th: Thresholds,
+): Evaluation {
+  return {
+    next: OK,
+    transitions: [
+      {
+        kind: 'resolved',
+        severity: state.severity,
+        value,
+        threshold: thresholdOf(th, state.severity),
+        startedAt: state.startedAt,
+        at,
+      },
+    ],
+  }
+}
+
+/**
+ * The series is missing from a complete evaluation of its KPI (or of the dirty scopes it belongs to):
+ * the scope no longer exists. Pending → ok; firing → resolved with value null.
+ */
+export function evaluateAbsent(prev: BreachState | undefined, at: Date, th: Thresholds): Evaluation {
+  const state = prev ?? OK
+  if (state.status === 'firing') return resolve(state, null, at, th)
+  return { next: OK, transitions: [] }
+}
+
+// ----- identity ----------------------------------------------------------------------------------------
+
+/** Stable id of a series: sha256 over the KPI id and the scope labels sorted by name; 32 hex chars. */
+export function fingerprint(kpiId: string, scope: Readonly<Record<string, string>>): string {
+  const labels = Object.keys(scope)
+    .sort()
+    .map((k) => [k, scope[k]])
+  return createHash('sha256')
+    .update(JSON.stringify([kpiId, labels]))
+    .digest('hex')
+    .slice(0, 32)
+}
+
+/** Id of one breach episode: the fingerprint and the time it fired (ms since epoch). */
+export function breachId(fp: string, startedAt: Date): string {
+  return `${fp}-${startedAt.getTime()}`
+}
+
+/** Deterministic id of a transition (also the BullMQ job id and webhook idempotency key). */
+export function transitionId(fp: string, startedAt: Date, kind: TransitionKind, severity: Severity): string {
+  return `${breachId(fp, startedAt)}-${kind}-${severity}`
+}
+
+export interface IdentifiedTransition extends Transition {
+  kpiId: string
+  scope: Record<string, string>
+  fingerprint: string
+  breachId: string
+  transitionId: string
+}
+
+export function identify(
+  kpiId: string,
+  scope: Readonly<Record<string, string>>,
+  t: Transition,
+): IdentifiedTransition {
+  const fp = fingerprint(kpiId, scope)
+  return {
+    ...t,
+    kpiId,
+    scope: { ...scope },
+    fingerprint: fp,
+    breachId: breachId(fp, t.startedAt),
+    transitionId: transitionId(fp, t.startedAt, t.kind, t.severity),
+  }
+}
+
+// ----- storage and alert mapping ------------------------------------------------------------------------
+
+/** ClickHouse DateTime64(3) text in UTC, accepted by every date_time_input_format. */
+export function toClickHouseTime(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '')
+}
+
+/** A row of `breach_transitions` (0002_kpis_and_breaches.sql), without the defaulted recorded_at. */
+export interface BreachTransitionRow {
+  transition_id: string
+  breach_id: string
+  fingerprint: string
+  kpi_id: string
+  scope: Record<string, string>
+  transition: TransitionKind
+  /** State after the transition: firing or resolved. */
+  state: 'firing' | 'resolved'
+  severity: Severity
+  /** '' unless escalated. */
+  previous_severity: Severity | ''
+  value: number | null
+  threshold: number | null
+  started_at: string
+  at: string
+}
+
+export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
+  return {
+    transition_id: t.transitionId,
+    breach_id: t.breachId,
+    fingerprint: t.fingerprint,
+    kpi_id: t.kpiId,
+    scope: t.scope,
+    transition: t.kind,
+    state: t.kind === 'resolved' ? 'resolved' : 'firing',
+    severity: t.severity,
+    previous_severity: t.previousSeverity ?? '',
+    value: t.value,
+    threshold: t.threshold,
+    started_at: toClickHouseTime(t.startedAt),
+    at: toClickHouseTime(t.at),
+  }
+}
+
+/** A row of `kpi_values`. */
+export interface KpiValueRow {
+  evaluated_at: string
+  kpi_id: string
+  fingerprint: string
+  scope: Record<string, string>
+  value: number | null
+  status: SampleStatus
+  warning_threshold: number | null
+  critical_threshold: number | null
+}
+
+export function toKpiValueRow(
+  kpiId: string,
+  scope: Readonly<Record<string, string>>,
+  sample: Sample,
+  th: Thresholds,
+  /** The series' fingerprint when the caller already has it (it is a hash: not free on a hot path). */
+  fp: string = fingerprint(kpiId, scope),
+): KpiValueRow {
+  return {
+    evaluated_at: toClickHouseTime(sample.at),
+    kpi_id: kpiId,
+    fingerprint: fp,
+    scope: { ...scope },
+    value: sample.value,
+    status: classify(sample.value, th),
+    warning_threshold: th.enabled ? th.warning : null,
+    critical_threshold: th.enabled ? th.critical : null,
+  }
+}
+
+const OP_TEXT = { gt: '>', gte: '≥', lt: '<', lte: '≤' } as const
+
+function formatNumber(v: number | null): string {
+  if (v === null) return 'no value'
+  return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(4)))
+}
+
+function formatScope(scope: Readonly<Record<string, string>>): string {
+  const entries = Object.entries(scope)
+  return entries.length === 0 ? 'overall' : entries.map(([k, v]) => `${k}=${v}`).join(', ')
+}
+
+/**
+ * The alert job of a transition (validated by `alertJobSchema`). Links point at the processor's read
+ * API and review page: `<base>/api/breaches/<breachId>` and `<base>/review/breaches/<breachId>`.
+ */
+export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl: string): AlertJob {
+  const base = baseUrl.replace(/\/+$/, '')
+  const unit = kpi.unit === 'ratio' || kpi.unit === 'score' || kpi.unit === 'difference' ? '' : ` ${kpi.unit}`
+  const value = `${formatNumber(t.value)}${t.value === null ? '' : unit}`
+  const limit =
+    t.threshold === null ? '' : ` (threshold ${OP_TEXT[kpi.thresholds.op]} ${formatNumber(t.threshold)})`
+  const where = formatScope(t.scope)
+  let summary: string
+  switch (t.kind) {
+    case 'firing':
+      summary = `[${t.severity.toUpperCase()}] ${kpi.title}: ${value}${limit}, ${where}`
+      break
+    case 'escalated':
+      summary = `[CRITICAL] ${kpi.title} escalated from warning: ${value}${limit}, ${where}`
+      break
+    case 'resolved':
+      summary = `[RESOLVED] ${kpi.title}: ${t.value === null ? 'scope gone' : `back to ${value}`}, ${where}`
+      break
+  }
+  const iso = [
+    kpi.iso.iso27001.length > 0 ? `ISO/IEC 27001: ${kpi.iso.iso27001.join(', ')}` : '',
+    kpi.iso.iso42001.length > 0 ? `ISO/IEC 42001: ${kpi.iso.iso42001.join(', ')}` : '',
+  ].filter((s) => s !== '')
+  const job: AlertJob = {
+    transitionId: t.transitionId,
+    breachId: t.breachId,
+    fingerprint: t.fingerprint,
+    kind: t.kind,
+    severity: t.severity,
+    ...(t.previousSeverity ? { previousSeverity: t.previousSeverity } : {}),
+    kpi: { id: kpi.id, title: kpi.title, unit: kpi.unit, direction: kpi.direction, area: kpi.area },
+    scope: { ...t.scope },
+    value: t.value,
+    threshold: t.threshold,
+    iso: { iso27001: [...kpi.iso.iso27001], iso42001: [...kpi.iso.iso42001] },
+    startsAt: t.startedAt.toISOString(),
+    at: t.at.toISOString(),
+    summary,
+    description: `${kpi.description}${iso.length > 0 ? ` Evidence for ${iso.join('; ')}.` : ''}`,
+    links: {
+      review: `${base}/review/breaches/${encodeURIComponent(t.breachId)}`,
+      api: `${base}/api/breaches/${encodeURIComponent(t.breachId)}`,
+    },
+  }
+  return alertJobSchema.parse(job)
+}
+
+// ----- restore after a restart ----------------------------------------------------------------------------
+
+/**
+ * The latest transition of every series whose latest transition is not a resolve: the open breaches.
+ * Correct with duplicate rows (same transition_id). Optional `{kpi_ids:Array(String)}` (empty = all).
+ */
+export const OPEN_BREACHES_SQL = `SELECT fingerprint, kpi_id, scope, transition, severity, started_at, at
+FROM (
+  SELECT
+    fingerprint,
+    argMax(kpi_id, k) AS kpi_id,
+    argMax(scope, k) AS scope,
+    argMax(transition, k) AS transition,
+    argMax(severity, k) AS severity,
+    argMax(started_at, k) AS started_at,
+    max(k).1 AS at
+  FROM (
+    SELECT *, (at, multiIf(transition = 'resolved', 3, transition = 'escalated', 2, 1)) AS k
+    FROM breach_transitions
+    WHERE empty({kpi_ids:Array(String)}) OR has({kpi_ids:Array(String)}, kpi_id)
+  )
+  GROUP BY fingerprint
+)
+WHERE transition != 'resolved'`
+
+/** A row as read back from ClickHouse (times as text). */
+export interface StoredTransition {
+  fingerprint: string
+  kpi_id: string
+  scope: Record<string, string>
+  transition: string
+  severity: string
+  started_at: string
+  at: string
+}
+
+export interface RestoredBreach {
+  kpiId: string
+  scope: Record<string, string>
+  state: BreachState
+}
+
+const RANK: Record<string, number> = { firing: 1, escalated: 2, resolved: 3 }
+
+/** ClickHouse returns DateTime64 as ISO-8601 (pinned setting) or 'YYYY-MM-DD hh:mm:ss.sss' (UTC). */
+export function parseClickHouseTime(text: string): Date {
+  const iso = text.includes('T') ? text : `${text.replace(' ', 'T')}Z`
+  const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : `${iso}Z`)
+  if (Number.isNaN(d.getTime())) throw new Error(`not a ClickHouse time: ${text}`)
+  return d
+}
+
+/**
+ * The breach states to continue from, by fingerprint, from breach_transitions rows (the result of
+ * OPEN_BREACHES_SQL, or any set of rows: the latest per fingerprint wins). Resolved series are left
+ * out (state ok = no entry).
+ */
+export function restoreStates(rows: readonly StoredTransition[]): Map<string, RestoredBreach> {
+  const latest = new Map<string, { row: StoredTransition; at: number; rank: number }>()
+  for (const row of rows) {
+    const at = parseClickHouseTime(row.at).getTime()
+    const rank = RANK[row.transition] ?? 0
+    const seen = latest.get(row.fingerprint)
+    if (!seen || at > seen.at || (at === seen.at && rank > seen.rank))
+      latest.set(row.fingerprint, { row, at, rank })
+  }
+  const out = new Map<string, RestoredBreach>()
+  for (const [fp, { row }] of latest) {
+    if (row.transition === 'resolved') continue
+    const severity: Severity = row.severity === 'critical' ? 'critical' : 'warning'
+    out.set(fp, {
+      kpiId: row.kpi_id,
+      scope: { ...row.scope },
+      state: {
+        status: 'firing',
+        startedAt: parseClickHouseTime(row.started_at),
+        severity,
+        current: severity,
+      },
+    })
+  }
+  return out
+}

@@ -1,0 +1,546 @@
+import { z } from 'zod'
+import { durationSchema } from './duration.js'
+import {
+  AUDIT_SQL,
+  FAIRNESS_SQL,
+  MODEL_METRICS_SQL,
+  NOTIFICATION_CLOCK_SQL,
+  PRIVACY_SQL,
+  selectColumn,
+} from './sql.js'
+
+export { factVocabulary } from './vocabulary.js'
+
+/**
+ * The KPI catalog (ISO/IEC 27001 & 42001 clause 9.1 "monitoring and measurement"), as data: what each
+ * KPI measures, over which scope and window, the SQL that computes it from the fact tables, its default
+ * thresholds and the clauses / Annex A controls it evidences. The processor runs these queries; the
+ * config file (`thresholds.ts`) tunes the thresholds; nothing here does I/O.
+ *
+ * SQL contract (checked by `kpiDefinitionSchema` and tests/integration/kpi; the SQL itself is in sql.ts):
+ * - Input: only the fact tables of deploy/clickhouse/migrations/0001_facts.sql. No FINAL, no now().
+ * - `{now:DateTime64(3)}` is the evaluation time, always passed (`kpiQueryParams`, as a unix-seconds
+ *   string: chDB drops the milliseconds of a JS Date parameter); windows and clocks are relative to it,
+ *   so tests and replays control time. Facts are not filtered "as of" it.
+ * - `filters`: each declares `{<param>:Array(String)}` restricting the result to scopes whose `<label>`
+ *   is in the array; an empty array means all. Today: `{model_ids}` on every model KPI (the tables'
+ *   sort-key prefix) and `{incident_ids}` on the 72-hour clock. KPIs without filters are aggregates
+ *   over their area, always evaluated whole (windowed, or one pass over the findings).
+ * - Output of `sql`: one row per scope, the scope label columns (String) then `value
+ *   Nullable(Float64)`. NULL = no value (zero denominator, empty window): the breach machine holds
+ *   state. Counts report 0 for every label combination ever seen rather than no row, and the 72-hour
+ *   clock reads 0 for 30 days once it stops, so breaches resolve through a value; a scope missing from
+ *   a complete result no longer exists (`evaluateAbsent` resolves it).
+ * - `batch`: KPIs sharing their source are computed by one query (`runKpis`), 5 queries in all.
+ * - Correct with duplicate fact rows (ReplacingMergeTree before merge) and out-of-order events: latest
+ *   state of an entity = argMax(col, order key) GROUP BY entity id, the order key being (event_time,
+ *   cityHash64(event_id)) (see sql.ts); timestamps only some lifecycle events carry = the latest
+ *   non-null one (argMaxIf); counts over those per-entity rows; fairness from the LATEST evaluation's
+ *   group counts, never summed over duplicates.
+ */
+
+export const kpiAreaSchema = z.enum(['privacy', 'model', 'audit'])
+export type KpiArea = z.infer<typeof kpiAreaSchema>
+
+export const directionSchema = z.enum(['higher_is_better', 'lower_is_better'])
+export type Direction = z.infer<typeof directionSchema>
+
+/**
+ * How a value is compared with a threshold: the value breaches when `value <op> threshold`.
+ * lower_is_better KPIs use gt/gte, higher_is_better KPIs lt/lte.
+ */
+export const comparatorSchema = z.enum(['gt', 'gte', 'lt', 'lte'])
+export type Comparator = z.infer<typeof comparatorSchema>
+
+const labelName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'expected a snake_case label name')
+const thresholdValue = z.number().finite().nullable()
+
+/** A per-scope threshold override; `match` selects scopes by label (a list = any of those values). */
+export const thresholdOverrideSchema = z.strictObject({
+  /** Scope labels to match, e.g. `{ model_id: credit-scoring }`; a list matches any of its values. */
+  match: z
+    .record(labelName, z.union([z.string(), z.array(z.string()).min(1)]))
+    .refine((m) => Object.keys(m).length > 0, 'must name at least one scope label'),
+  /** Turns the KPI off (no breaches) for the matched scopes. */
+  enabled: z.boolean().optional(),
+  /** How long the condition must hold before the breach fires, e.g. 5m. */
+  for: durationSchema.optional(),
+  /** Warning threshold; null removes the warning level. */
+  warning: thresholdValue.optional(),
+  /** Critical threshold; null removes the critical level. */
+  critical: thresholdValue.optional(),
+})
+export type ThresholdOverride = z.infer<typeof thresholdOverrideSchema>
+
+export const isoRefsSchema = z.strictObject({
+  iso27001: z.array(z.string().regex(/^(A\.)?\d+(\.\d+)*$/)),
+  iso42001: z.array(z.string().regex(/^(A\.)?\d+(\.\d+)*$/)),
+})
+
+export const kpiDefinitionSchema = z
+  .strictObject({
+    /** `<area>.<name>`, stable: it is part of every fingerprint. */
+    id: z.string().regex(/^(privacy|model|audit)\.[a-z0-9_]+$/),
+    title: z.string().min(1),
+    description: z.string().min(1),
+    unit: z.string().min(1),
+    direction: directionSchema,
+    area: kpiAreaSchema,
+    /** Labels identifying one series, in output column order; [] = one global value. */
+    scope: z.array(labelName),
+    /** The look-back window (`30d`, `90d`, ...), `latest` (latest state) or `all` (all history). */
+    window: z.union([durationSchema, z.literal('latest'), z.literal('all')]),
+    /** True when the value can change with time alone (clocks, due dates, rolling windows): the sweep. */
+    timeDriven: z.boolean(),
+    /** Standalone SQL of this KPI: the scope label columns, then `value`. */
+    sql: z.string().min(1),
+    /**
+     * KPIs with the same batch id are computed together by one query (`batch.sql`, the same for all of
+     * them) returning the scope labels and one column per KPI (`batch.column`); when `scopeSet` is set,
+     * this KPI's rows are those whose `scope_set` column equals it. See `runKpis`.
+     */
+    batch: z
+      .strictObject({
+        id: z.string().min(1),
+        sql: z.string().min(1),
+        column: z.string().min(1),
+        scopeSet: z.string().optional(),
+      })
+      .optional(),
+    /** Scope filters the SQL accepts: `{<param>:Array(String)}` restricts to scopes whose label is listed. */
+    filters: z.array(z.strictObject({ label: labelName, param: labelName })),
+    thresholds: z.strictObject({
+      op: comparatorSchema,
+      warning: thresholdValue,
+      critical: thresholdValue,
+      for: durationSchema,
+      /** Catalog-level per-scope defaults (applied before the config file). */
+      overrides: z.array(thresholdOverrideSchema),
+    }),
+    iso: isoRefsSchema,
+  })
+  .superRefine((k, ctx) => {
+    const issue = (message: string, path: (string | number)[]) =>
+      ctx.addIssue({ code: 'custom', message, path })
+    if (!k.id.startsWith(`${k.area}.`)) issue(`id must start with "${k.area}."`, ['id'])
+    const lowerOps: Comparator[] = ['gt', 'gte']
+    if ((k.direction === 'lower_is_better') !== lowerOps.includes(k.thresholds.op)) {
+      issue(`op ${k.thresholds.op} contradicts direction ${k.direction}`, ['thresholds', 'op'])
+    }
+    if (k.timeDriven && !k.sql.includes('{now:DateTime64(3)}')) {
+      issue('a time-driven KPI must take {now:DateTime64(3)}', ['sql'])
+    }
+    if (/\bnow(64)?\s*\(/i.test(k.sql)) issue('SQL must not call now(); use {now:DateTime64(3)}', ['sql'])
+    if (/\bFINAL\b/.test(k.sql)) issue('SQL must not use FINAL', ['sql'])
+    k.filters.forEach((f, i) => {
+      if (!k.scope.includes(f.label)) issue(`filter label ${f.label} is not a scope label`, ['filters', i])
+      if (!k.sql.includes(`{${f.param}:Array(String)}`)) {
+        issue(`SQL must take {${f.param}:Array(String)}`, ['filters', i])
+      }
+    })
+    if (k.batch && !k.batch.sql.includes(k.batch.column))
+      issue('batch SQL lacks the column', ['batch', 'column'])
+    k.thresholds.overrides.forEach((o, i) => {
+      for (const label of Object.keys(o.match)) {
+        if (!k.scope.includes(label))
+          issue(`${label} is not a scope label`, ['thresholds', 'overrides', i, 'match'])
+      }
+    })
+  })
+export type KpiDefinition = z.infer<typeof kpiDefinitionSchema>
+
+// ---------------------------------------------------------------------------------------------------
+// ISO references.
+
+/** Incident management (27001 A.5.24–A.5.28), PII (A.5.34); AI incident communication (42001 A.8.4). */
+const INCIDENT_ISO = {
+  iso27001: ['9.1', 'A.5.24', 'A.5.25', 'A.5.26', 'A.5.27', 'A.5.28', 'A.5.34'],
+  iso42001: ['9.1', 'A.8.4'],
+}
+/** Verification and validation, operation and monitoring of AI systems. */
+const MODEL_PERFORMANCE_ISO = { iso27001: [], iso42001: ['9.1', 'A.6.2.4', 'A.6.2.6'] }
+/**
+ * Impact on individuals or groups (A.5.4), operation and monitoring (A.6.2.6), data quality (A.7.4);
+ * the protected attributes are personal data, hence 27001 A.5.34.
+ */
+const FAIRNESS_ISO = { iso27001: ['A.5.34'], iso42001: ['9.1', 'A.5.4', 'A.6.2.6', 'A.7.4'] }
+/** Monitoring, internal audit, nonconformity and corrective action, in both management systems. */
+const AUDIT_ISO = { iso27001: ['9.1', '9.2', '10.2'], iso42001: ['9.1', '9.2', '10.2'] }
+
+// ---------------------------------------------------------------------------------------------------
+// The catalog.
+
+const MODEL_SCOPE = ['model_id', 'model_version']
+const FAIRNESS_SCOPE = ['model_id', 'model_version', 'attribute']
+const MODEL_FILTER = [{ label: 'model_id', param: 'model_ids' }]
+
+/** A KPI computed as one column of a batch query: its standalone SQL selects that column (and rows). */
+function batched(id: string, sql: string, scope: string[], column: string, scopeSet?: string) {
+  return {
+    sql: selectColumn(sql, scope, column, scopeSet),
+    batch: scopeSet === undefined ? { id, sql, column } : { id, sql, column, scopeSet },
+  }
+}
+
+const definitions: KpiDefinition[] = [
+  // ----- privacy -----
+  {
+    id: 'privacy.incidents_opened',
+    title: 'Privacy incidents opened',
+    description:
+      'Privacy incidents detected in the last 30 days, by current severity. Any critical incident breaches.',
+    unit: 'incidents',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: ['severity'],
+    window: '30d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, ['severity'], 'incidents_opened', 'severity'),
+    filters: [],
+    thresholds: {
+      op: 'gt',
+      warning: null,
+      critical: null,
+      for: '0s',
+      overrides: [{ match: { severity: 'critical' }, critical: 0 }],
+    },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.records_affected',
+    title: 'Records affected by privacy incidents',
+    description:
+      'Records affected by the privacy incidents detected in the last 30 days (latest reported count).',
+    unit: 'records',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: [],
+    window: '30d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, [], 'records_affected', ''),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.mttd_hours',
+    title: 'Mean time to detect (MTTD)',
+    description:
+      'Mean hours from occurrence to detection of the privacy incidents detected in the last 90 days (those with a known occurrence time).',
+    unit: 'hours',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: [],
+    window: '90d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, [], 'mttd_hours', ''),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: null, for: '5m', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.mttc_hours',
+    title: 'Mean time to contain (MTTC)',
+    description:
+      'Mean hours from detection to containment of the privacy incidents contained in the last 90 days.',
+    unit: 'hours',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: [],
+    window: '90d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, [], 'mttc_hours', ''),
+    filters: [],
+    thresholds: { op: 'gt', warning: 24, critical: 72, for: '5m', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.mttr_hours',
+    title: 'Mean time to resolve (MTTR)',
+    description:
+      'Mean hours from detection to resolution of the privacy incidents resolved in the last 90 days.',
+    unit: 'hours',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: [],
+    window: '90d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, [], 'mttr_hours', ''),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: null, for: '5m', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.notified_within_72h_ratio',
+    title: 'Notifiable incidents notified within 72 h',
+    description:
+      'Of the notifiable incidents detected in the last 90 days whose outcome is known (notified, or 72 h passed), the share notified to the regulator within 72 h of detection (GDPR Art. 33).',
+    unit: 'ratio',
+    direction: 'higher_is_better',
+    area: 'privacy',
+    scope: [],
+    window: '90d',
+    timeDriven: true,
+    ...batched('privacy', PRIVACY_SQL, [], 'notified_within_72h_ratio', ''),
+    filters: [],
+    thresholds: { op: 'lt', warning: 1, critical: null, for: '0s', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+  {
+    id: 'privacy.notification_clock_hours',
+    title: '72-hour notification clock',
+    description:
+      'Per notifiable incident not yet notified to the regulator: hours since detection (warning at 48 h, critical at 72 h). Reads 0 once notified or no longer notifiable, for 30 days after the last event, so open breaches resolve.',
+    unit: 'hours',
+    direction: 'lower_is_better',
+    area: 'privacy',
+    scope: ['incident_id'],
+    window: 'latest',
+    timeDriven: true,
+    sql: NOTIFICATION_CLOCK_SQL,
+    filters: [{ label: 'incident_id', param: 'incident_ids' }],
+    thresholds: { op: 'gte', warning: 48, critical: 72, for: '0s', overrides: [] },
+    iso: INCIDENT_ISO,
+  },
+
+  // ----- model -----
+  ...(
+    [
+      ['accuracy', 'Model accuracy', 'accuracy'],
+      ['f1', 'Model F1 score', 'F1 score'],
+      ['auc', 'Model ROC AUC', 'ROC AUC'],
+    ] as const
+  ).map(
+    ([metric, title, name]): KpiDefinition => ({
+      id: `model.${metric}`,
+      title,
+      description: `The ${name} of each model version in its latest evaluation reporting it; below the model's floor breaches (floors overridable per model).`,
+      unit: 'score',
+      direction: 'higher_is_better',
+      area: 'model',
+      scope: MODEL_SCOPE,
+      window: 'latest',
+      timeDriven: false,
+      ...batched('model.metrics', MODEL_METRICS_SQL, MODEL_SCOPE, metric),
+      filters: MODEL_FILTER,
+      thresholds: { op: 'lt', warning: 0.85, critical: 0.8, for: '0s', overrides: [] },
+      iso: MODEL_PERFORMANCE_ISO,
+    }),
+  ),
+  {
+    id: 'model.accuracy_drop_points',
+    title: 'Accuracy drop vs. baseline',
+    description:
+      "Accuracy points lost against the baseline version (the events' baseline_version, else the model's previous version by first-seen time): (baseline − current) × 100. Negative = improvement.",
+    unit: 'points',
+    direction: 'lower_is_better',
+    area: 'model',
+    scope: MODEL_SCOPE,
+    window: 'latest',
+    timeDriven: false,
+    ...batched('model.metrics', MODEL_METRICS_SQL, MODEL_SCOPE, 'accuracy_drop_points'),
+    filters: MODEL_FILTER,
+    thresholds: { op: 'gt', warning: 5, critical: 10, for: '0s', overrides: [] },
+    iso: MODEL_PERFORMANCE_ISO,
+  },
+  {
+    id: 'model.demographic_parity_difference',
+    title: 'Demographic parity difference',
+    description:
+      'Max − min selection rate across the groups of a protected attribute, from the latest evaluation (Fairlearn demographic_parity_difference).',
+    unit: 'difference',
+    direction: 'lower_is_better',
+    area: 'model',
+    scope: FAIRNESS_SCOPE,
+    window: 'latest',
+    timeDriven: false,
+    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'demographic_parity_difference'),
+    filters: MODEL_FILTER,
+    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: [] },
+    iso: FAIRNESS_ISO,
+  },
+  {
+    id: 'model.disparate_impact_ratio',
+    title: 'Disparate impact ratio',
+    description:
+      'Min / max selection rate across the groups of a protected attribute, from the latest evaluation; below 0.8 fails the four-fifths rule.',
+    unit: 'ratio',
+    direction: 'higher_is_better',
+    area: 'model',
+    scope: FAIRNESS_SCOPE,
+    window: 'latest',
+    timeDriven: false,
+    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'disparate_impact_ratio'),
+    filters: MODEL_FILTER,
+    thresholds: { op: 'lt', warning: 0.8, critical: 0.6, for: '0s', overrides: [] },
+    iso: FAIRNESS_ISO,
+  },
+  {
+    id: 'model.equalized_odds_difference',
+    title: 'Equalized odds difference',
+    description:
+      'Max of the TPR gap and the FPR gap across the groups of a protected attribute, from the latest evaluation (Fairlearn equalized_odds_difference).',
+    unit: 'difference',
+    direction: 'lower_is_better',
+    area: 'model',
+    scope: FAIRNESS_SCOPE,
+    window: 'latest',
+    timeDriven: false,
+    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'equalized_odds_difference'),
+    filters: MODEL_FILTER,
+    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: [] },
+    iso: FAIRNESS_ISO,
+  },
+  {
+    id: 'model.accuracy_gap',
+    title: 'Accuracy gap between groups',
+    description: 'Max − min accuracy across the groups of a protected attribute, from the latest evaluation.',
+    unit: 'difference',
+    direction: 'lower_is_better',
+    area: 'model',
+    scope: FAIRNESS_SCOPE,
+    window: 'latest',
+    timeDriven: false,
+    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'accuracy_gap'),
+    filters: MODEL_FILTER,
+    thresholds: { op: 'gt', warning: 0.05, critical: 0.1, for: '0s', overrides: [] },
+    iso: FAIRNESS_ISO,
+  },
+
+  // ----- audit -----
+  {
+    id: 'audit.open_major_ncs',
+    title: 'Open major nonconformities',
+    description: 'Major nonconformities not yet closed, by standard and clause / Annex A control.',
+    unit: 'findings',
+    direction: 'lower_is_better',
+    area: 'audit',
+    scope: ['standard', 'clause'],
+    window: 'latest',
+    timeDriven: false,
+    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'open_major_ncs', 'standard,clause'),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: 0, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+  {
+    id: 'audit.open_minor_ncs',
+    title: 'Open minor nonconformities',
+    description: 'Minor nonconformities not yet closed, by standard and clause / Annex A control.',
+    unit: 'findings',
+    direction: 'lower_is_better',
+    area: 'audit',
+    scope: ['standard', 'clause'],
+    window: 'latest',
+    timeDriven: false,
+    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'open_minor_ncs', 'standard,clause'),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+  {
+    id: 'audit.overdue_corrective_actions',
+    title: 'Overdue corrective actions',
+    description:
+      'Nonconformities (major or minor) still open or in progress past their due date, by standard.',
+    unit: 'findings',
+    direction: 'lower_is_better',
+    area: 'audit',
+    scope: ['standard'],
+    window: 'latest',
+    timeDriven: true,
+    ...batched('audit', AUDIT_SQL, ['standard'], 'overdue_corrective_actions', 'standard'),
+    filters: [],
+    thresholds: { op: 'gt', warning: 0, critical: null, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+  {
+    id: 'audit.mean_days_to_close',
+    title: 'Mean days to close nonconformities',
+    description:
+      'Mean days from raised to closed of the nonconformities closed in the last 90 days, by standard.',
+    unit: 'days',
+    direction: 'lower_is_better',
+    area: 'audit',
+    scope: ['standard'],
+    window: '90d',
+    timeDriven: true,
+    ...batched('audit', AUDIT_SQL, ['standard'], 'mean_days_to_close', 'standard'),
+    filters: [],
+    thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+  {
+    id: 'audit.on_time_closure_rate',
+    title: 'On-time closure rate',
+    description:
+      'Of the nonconformities with a due date closed in the last 90 days, the share closed by their due date, by standard.',
+    unit: 'ratio',
+    direction: 'higher_is_better',
+    area: 'audit',
+    scope: ['standard'],
+    window: '90d',
+    timeDriven: true,
+    ...batched('audit', AUDIT_SQL, ['standard'], 'on_time_closure_rate', 'standard'),
+    filters: [],
+    thresholds: { op: 'lt', warning: 0.9, critical: 0.75, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+  {
+    id: 'audit.repeat_findings',
+    title: 'Repeat findings per control',
+    description:
+      'Findings raised in the last 365 days that repeat an earlier finding (repeat_of set), by standard and clause / control.',
+    unit: 'findings',
+    direction: 'lower_is_better',
+    area: 'audit',
+    scope: ['standard', 'clause'],
+    window: '365d',
+    timeDriven: true,
+    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'repeat_findings', 'standard,clause'),
+    filters: [],
+    thresholds: { op: 'gte', warning: 2, critical: 3, for: '0s', overrides: [] },
+    iso: AUDIT_ISO,
+  },
+]
+
+/** The catalog, validated at module load (a bad definition is a bug: fail fast, in every test). */
+export const KPIS: readonly KpiDefinition[] = Object.freeze(
+  definitions.map((d) => kpiDefinitionSchema.parse(d)),
+)
+
+const byId = new Map(KPIS.map((k) => [k.id, k]))
+if (byId.size !== KPIS.length) throw new Error('KPI catalog: duplicate id')
+
+export const kpiIds: readonly string[] = KPIS.map((k) => k.id)
+
+export function findKpi(id: string): KpiDefinition | undefined {
+  return byId.get(id)
+}
+
+export function getKpi(id: string): KpiDefinition {
+  const kpi = byId.get(id)
+  if (!kpi) throw new Error(`unknown KPI id "${id}"`)
+  return kpi
+}
+
+/** `now` as ClickHouse parses it for `{now:DateTime64(3)}` whatever the server time zone: unix seconds.ms. */
+export function formatNowParam(now: Date): string {
+  const t = now.getTime()
+  if (!Number.isFinite(t) || t < 0) throw new Error(`invalid evaluation time ${String(now)}`)
+  return `${Math.floor(t / 1000)}.${String(t % 1000).padStart(3, '0')}`
+}
+
+/**
+ * The query parameters of one KPI evaluation. `dirty` restricts to scopes by label value (from a trigger);
+ * omitted (a sweep) or without values for a filter label → that filter is empty = all scopes.
+ */
+export function kpiQueryParams(
+  kpi: KpiDefinition,
+  now: Date,
+  dirty?: Readonly<Record<string, readonly string[]>>,
+): Record<string, unknown> {
+  const params: Record<string, unknown> = { now: formatNowParam(now) }
+  for (const f of kpi.filters) params[f.param] = [...new Set(dirty?.[f.label] ?? [])]
+  return params
+}
