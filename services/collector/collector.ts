@@ -62,23 +62,24 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   await consumer.subscribe({ topics: eventTopics(topics), fromBeginning: true })
 
   const writer = new BatchWriter(ch, producer, topics, metrics, log, health, cfg.COLLECTOR_MAX_BACKOFF_MS)
+  const lanes = new Map<string, Lane>()
+  const context: BatchContext = { cfg, log, metrics, writer, consumer, lanes, stopping: stopping.signal }
   health.set('clickhouse', true)
   await consumer.run({
-    // Offsets are resolved only after a batch is fully delivered, so committing every resolved offset
-    // (threshold 1) commits exactly what is safe, once per batch.
-    autoCommit: true,
-    autoCommitThreshold: 1,
+    // Offsets are committed by each partition's lane once a batch is delivered (see handleBatch). kafkajs
+    // would commit the resolved offsets, which here mark what has been read, ahead of what is stored.
+    autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: cfg.KAFKA_TOPIC_PARTITIONS,
-    eachBatch: async (payload) => {
-      await handleBatch(payload, writer, cfg, metrics, stopping.signal)
-    },
+    eachBatch: (payload) => handleBatch(payload, context),
   })
   log.info({ topics: eventTopics(topics), group: cfg.COLLECTOR_GROUP_ID }, 'collector consuming')
 
   return {
     async stop() {
       stopping.abort()
+      // Deliveries give up at their next attempt; one that is mid-insert finishes it first.
+      await Promise.allSettled([...lanes.values()].map((lane) => lane.previous()))
       await consumer.disconnect()
       await producer.disconnect()
       health.remove('kafka-consumer')
@@ -88,32 +89,108 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   }
 }
 
-async function handleBatch(
-  { batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }: EachBatchPayload,
-  writer: BatchWriter,
-  cfg: Config,
-  metrics: CollectorMetrics,
-  stopping: AbortSignal,
-): Promise<void> {
+interface BatchContext {
+  cfg: Config
+  log: Logger
+  metrics: CollectorMetrics
+  writer: BatchWriter
+  consumer: Consumer
+  lanes: Map<string, Lane>
+  stopping: AbortSignal
+}
+
+/**
+ * A partition's deliveries, chained so they run one at a time and in offset order, each followed by the
+ * commit of its offsets. The lane lets the consumer read and decode the partition's next batch while
+ * the previous one is being inserted (the JavaScript thread decodes while ClickHouse parses), without
+ * ever committing an offset before everything up to it is stored.
+ */
+class Lane {
+  private last: Promise<boolean> = Promise.resolve(true)
+  /** The highest offset this lane committed: a commit never moves the group's position backwards. */
+  committed = -1n
+
+  /** The previous delivery: true once delivered and committed, false if it gave up; rejects on a bug. */
+  previous(): Promise<boolean> {
+    return this.last
+  }
+
+  follow(delivery: Promise<boolean>): void {
+    // The next batch of the partition awaits it; this only keeps a rejection from going unhandled meanwhile.
+    delivery.catch(() => undefined)
+    this.last = delivery
+  }
+
+  reset(): void {
+    this.last = Promise.resolve(true)
+  }
+}
+
+/**
+ * One partition batch: decode it, wait for the partition's previous delivery, then start this one and
+ * return, so kafkajs fetches the next batch while it runs. A crash anywhere before a commit redelivers
+ * from the last commit, which the ReplacingMergeTree fact tables absorb (event id is the dedupe key).
+ */
+async function handleBatch(payload: EachBatchPayload, context: BatchContext): Promise<void> {
+  const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload
+  const { cfg, lanes, stopping } = context
   if (batch.messages.length === 0) return
+  const key = `${batch.topic}\u0000${batch.partition}`
+  let lane = lanes.get(key)
+  if (lane === undefined) {
+    lane = new Lane()
+    lanes.set(key, lane)
+  }
+  const control: DeliveryControl = {
+    heartbeat,
+    shouldGiveUp: () => stopping.aborted || !isRunning() || isStale(),
+  }
   // Large batches are split so one insert never exceeds the configured row budget.
   for (let start = 0; start < batch.messages.length; start += cfg.COLLECTOR_MAX_BATCH_ROWS) {
     const slice = batch.messages.slice(start, start + cfg.COLLECTOR_MAX_BATCH_ROWS)
     const decoded = decodeBatch(batch.topic, batch.partition, slice, cfg.COLLECTOR_MAX_EVENT_BYTES)
-    const delivered = await writer.deliver(decoded, {
-      heartbeat,
-      shouldGiveUp: () => stopping.aborted || !isRunning() || isStale(),
-    })
-    // Given up (shutdown or rebalance): leave the rest uncommitted; it is redelivered to whoever owns it.
-    if (!delivered) return
-    countOutcomes(batch.topic, decoded, metrics)
+    // While ClickHouse is failing, the previous delivery keeps retrying and the partition's consumption
+    // waits here: eachBatch does not return, so kafkajs fetches nothing more for it and memory stays bounded.
+    if (!(await lane.previous())) {
+      // It gave up: the consumer is stopping, or the partition was sought elsewhere. Either way reading
+      // resumes from the last commit (or the seek), so this batch is dropped unresolved.
+      lane.reset()
+      return
+    }
     const last = slice[slice.length - 1]!
+    lane.follow(deliverAndCommit(decoded, last.offset, batch.highWatermark, lane, control, context))
+    // Moves the fetch position on; the commit follows the delivery, in the lane.
     resolveOffset(last.offset)
-    await commitOffsetsIfNecessary()
-    const lag = Number(batch.highWatermark) - Number(last.offset) - 1
-    metrics.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, lag))
   }
   await heartbeat()
+}
+
+async function deliverAndCommit(
+  decoded: DecodedBatch,
+  lastOffset: string,
+  highWatermark: string,
+  lane: Lane,
+  control: DeliveryControl,
+  { writer, consumer, metrics, log }: BatchContext,
+): Promise<boolean> {
+  if (!(await writer.deliver(decoded, control))) return false
+  const { topic, partition } = decoded
+  countOutcomes(topic, decoded, metrics)
+  // Kafka commits the offset of the next message to read.
+  const next = BigInt(lastOffset) + 1n
+  if (next > lane.committed) {
+    try {
+      await consumer.commitOffsets([{ topic, partition, offset: next.toString() }])
+      lane.committed = next
+    } catch (err) {
+      // Stored but not committed: the next commit covers it, or it is redelivered and deduplicated.
+      errorsTotal().inc({ stage: 'collector_commit', error_type: (err as Error).name ?? 'Error' })
+      log.warn({ topic, partition, offset: lastOffset, err: errorMessage(err) }, 'offset commit failed')
+    }
+  }
+  const lag = Number(highWatermark) - Number(lastOffset) - 1
+  metrics.lag.set({ topic, partition: String(partition) }, Math.max(0, lag))
+  return true
 }
 
 function countOutcomes(topic: string, decoded: DecodedBatch, metrics: CollectorMetrics): void {

@@ -33,6 +33,8 @@ function emptyEncodedFacts(): EncodedFacts {
 }
 
 export interface DecodedBatch {
+  topic: string
+  partition: number
   facts: EncodedFacts
   rejected: Rejected[]
   /** KPI scopes touched by the accepted events, deduplicated. */
@@ -82,7 +84,7 @@ export function decodeBatch(
       if (!scopes.has(key)) scopes.set(key, scope)
     }
   }
-  return { facts, rejected, scopes: [...scopes.values()], latestEventTime, accepted }
+  return { topic, partition, facts, rejected, scopes: [...scopes.values()], latestEventTime, accepted }
 }
 
 function scopeKey(scope: KpiScope): string {

@@ -144,7 +144,9 @@ async function runCollector(
   }
   const cfg: Config = loadConfig(env)
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'services/collector/main.ts'], {
+    // BENCH_COLLECTOR_NODE_ARGS: extra node flags for the collector, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+    const nodeArgs = process.env.BENCH_COLLECTOR_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'services/collector/main.ts'], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
@@ -239,8 +241,10 @@ export async function benchIngest(
         ],
         {},
       ),
-    ) as { rate: number; seconds: number }
-    log(`bare kafkajs consumer: ${Math.round(bare.rate)} events/s (${bare.seconds.toFixed(1)} s)`)
+    ) as { rate: number; seconds: number; maxRssMb: number }
+    log(
+      `bare kafkajs consumer: ${Math.round(bare.rate)} events/s (${bare.seconds.toFixed(1)} s), max RSS ${bare.maxRssMb.toFixed(0)} MB`,
+    )
 
     const runs: IngestRun[] = []
     for (const mode of modes) {

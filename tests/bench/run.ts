@@ -26,6 +26,7 @@ try {
     // BENCH_CLICKHOUSE=server (default: a ClickHouse server process, the production topology),
     // embedded (chDB inside the collector) or both.
     const mode = process.env.BENCH_CLICKHOUSE ?? 'server'
+    if (!['server', 'embedded', 'both'].includes(mode)) throw new Error(`BENCH_CLICKHOUSE=${mode}?`)
     const modes = mode === 'both' ? (['server', 'embedded'] as const) : [mode as 'server' | 'embedded']
     const r = await benchIngest(brokers, workDir, EVENTS, log, modes)
     for (const run of r.runs) {

@@ -32,10 +32,11 @@ process.once('exit', () => {
  * URL. The child's output is drained continuously (a full pipe would stall it) and its tail is kept for
  * the error message when it fails to start.
  */
-export function spawnLocalClickHouse(dataDir: string): Promise<SpawnedClickHouse> {
+/** `port` 0 picks a free one; a restart passes the previous port so clients keep their URL. */
+export function spawnLocalClickHouse(dataDir: string, port = 0): Promise<SpawnedClickHouse> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', SERVE_SCRIPT, '--data-dir', dataDir, '--port', '0', '--stop-on-stdin-close'],
+    ['--import', 'tsx', SERVE_SCRIPT, '--data-dir', dataDir, '--port', String(port), '--stop-on-stdin-close'],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', LOG_FORMAT: 'json' },
