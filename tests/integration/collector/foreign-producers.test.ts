@@ -87,7 +87,8 @@ describe('collector: events from kcat', () => {
     const groups = lines
       .map((l) => JSON.parse(l))
       .reduce(
-        (n, e) => n + e.data.fairness.reduce((m: number, a: { groups: unknown[] }) => m + a.groups.length, 0),
+        (n, e) =>
+          n + (e.data.fairness ?? []).reduce((m: number, a: { groups: unknown[] }) => m + a.groups.length, 0),
         0,
       )
     await waitFor('group counts stored', async () =>
