@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClickHouse, createClickHouse } from '../../../shared/clickhouse/client.js'
+import type { ClickHouse } from '../../../shared/clickhouse/client.js'
 import type { Config } from '../../../shared/config/env.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
 import { type SpawnedClickHouse, spawnLocalClickHouse } from '../../helpers/clickhouse-server.js'
