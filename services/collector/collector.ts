@@ -32,7 +32,8 @@ const HEARTBEAT_EVERY_MS = 3_000
 /**
  * Kafka event topics → validated fact rows in ClickHouse. Per partition batch: decode, insert facts and
  * rejects, publish rejects to the dead-letter topic and the touched scopes to the trigger topic, and only
- * then commit the offsets. A crash anywhere before the commit redelivers the batch, which the
+ * then commit the offsets. Within a partition the next batch is read and decoded while the previous one
+ * is delivered (see Lane). A crash anywhere before the commit redelivers the batch, which the
  * ReplacingMergeTree fact tables absorb (event id is the dedupe key).
  */
 export async function startCollector(deps: CollectorDeps): Promise<Collector> {
@@ -208,8 +209,7 @@ interface DeliveryControl {
 
 /**
  * Writes one decoded batch everywhere it has to go, retrying until it succeeds or the consumer gives the
- * partition up. While ClickHouse is failing the partition's consumption is paused by construction: its
- * eachBatch does not return, so kafkajs fetches nothing more for it and memory stays bounded.
+ * partition up (shutdown, seek).
  */
 class BatchWriter {
   constructor(
