@@ -147,7 +147,8 @@ export const inList = (ids: readonly string[]) => ids.map(quote).join(', ')
 /**
  * Every KPI series of `kpiIds` sampled at each step of the period ($__interval_s): the value and status in
  * force at that instant (the last evaluation at or before it, ASOF JOIN), so a series that was not
- * re-evaluated in a step keeps its value instead of vanishing from sums.
+ * re-evaluated in a step keeps its value instead of vanishing from sums. The end of the period is always a
+ * sample, so a pipeline deployed minutes ago already shows its latest values.
  */
 export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
   return `SELECT s.time AS time, s.kpi_id AS kpi_id, s.fingerprint AS fingerprint, s.scope AS scope, k.value AS value, k.status AS status
@@ -160,7 +161,7 @@ export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
           GROUP BY kpi_id, fingerprint
         ) AS f
         CROSS JOIN (
-          SELECT toDateTime64(arrayJoin(range(toUInt32(toStartOfInterval($__fromTime, INTERVAL $__interval_s second)), toUInt32($__toTime) + 1, $__interval_s)), 3, 'UTC') AS time
+          SELECT toDateTime64(arrayJoin(arrayDistinct(arrayConcat(range(toUInt32(toStartOfInterval($__fromTime, INTERVAL $__interval_s second)), toUInt32($__toTime) + 1, $__interval_s), [toUInt32($__toTime)]))), 3, 'UTC') AS time
         ) AS t
         WHERE ${where}
       ) AS s

@@ -1,12 +1,8 @@
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ClickHouse, createClickHouse } from '../../../shared/clickhouse/client.js'
-import { migrate } from '../../../shared/clickhouse/migrate.js'
-import { loadConfig } from '../../../shared/config/env.js'
+import type { ClickHouse } from '../../../shared/clickhouse/client.js'
 import {
   type ClickHouseTarget,
   clickHouseTargets,
@@ -16,18 +12,9 @@ import {
   type MacroContext,
   type VariableSelection,
 } from '../../helpers/grafana-macros.js'
-import { insertHandMadeDataset } from './hand-made-dataset.js'
-
-/**
- * THE DATA SOURCE OF THIS TEST — TEMPORARY. The lead replaces this body with the data set produced
- * through the pipeline (`await loadRealisticDataset(cfg)`: demo generator → Kafka → collector →
- * processor). Until then it writes a generated data set straight into the fact tables and derives
- * kpi_values / breach_transitions / alert_deliveries with the real KPI catalog SQL
- * (./hand-made-dataset.ts). Everything below only needs the tables filled and data within the last 120 days.
- */
-async function seedDataset(ch: ClickHouse): Promise<void> {
-  await insertHandMadeDataset(ch)
-}
+import { testConfig } from '../../helpers/infra.js'
+import type { TestStack } from '../../helpers/pipeline.js'
+import { loadRealisticDataset } from '../../helpers/realistic-dataset.js'
 
 /**
  * Every ClickHouse query of every dashboard in dashboards/ runs against embedded ClickHouse with the
@@ -64,7 +51,7 @@ interface Result {
 }
 
 let ch: ClickHouse
-let dataDir: string
+let _dataDir: string
 let range: MacroContext['range']
 const selections = new Map<
   string,
@@ -132,17 +119,13 @@ function canonical(result: Result): string[] {
     .sort()
 }
 
+let stack: TestStack | undefined
+
 beforeAll(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'aims-dashboards-'))
-  const cfg = loadConfig({
-    CLICKHOUSE_DATA_DIR: dataDir,
-    CLICKHOUSE_DATABASE: `dash_${process.pid}_${randomBytes(3).toString('hex')}`,
-    LOG_LEVEL: 'silent',
-    DEMO: 'false',
-  })
-  ch = await createClickHouse(cfg)
-  await migrate(ch)
-  await seedDataset(ch)
+  // The data set is produced through the pipeline (demo feed → Kafka → collector → processor → alerter),
+  // not inserted by hand: the panels are checked against what the product really writes.
+  stack = await loadRealisticDataset(testConfig())
+  ch = stack.ch
   const now = Date.now() + 1000
   range = { from: new Date(now - 120 * DAY), to: new Date(now) }
   for (const d of dashboards) {
@@ -151,8 +134,7 @@ beforeAll(async () => {
 }, 600_000)
 
 afterAll(async () => {
-  await ch?.close()
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+  await stack?.close()
 })
 
 describe('dashboards under test', () => {
