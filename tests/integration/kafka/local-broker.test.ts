@@ -62,7 +62,8 @@ async function produceOnePerPartition(kafka: Kafka, topic: string, partitions: n
     partition,
     value: `${topic}-${partition}`,
   }))
-  const producer = kafka.producer({ allowAutoTopicCreation: false })
+  // Idempotent: a retry right after topic creation ("not the leader yet") must not write a message twice.
+  const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 })
   await producer.connect()
   try {
     await producer.send({ topic, acks: -1, messages: sent })
@@ -79,9 +80,13 @@ async function consumeFromStart(kafka: Kafka, topic: string, count: number): Pro
     await consumer.subscribe({ topics: [topic], fromBeginning: true })
     return await new Promise<Received[]>((resolve, reject) => {
       const received: Received[] = []
+      const seen = new Set<string>()
       consumer
         .run({
           eachMessage: async ({ partition, message }) => {
+            // A consumer group may redeliver around its first rebalance; count each offset once.
+            if (seen.has(`${partition}:${message.offset}`)) return
+            seen.add(`${partition}:${message.offset}`)
             received.push({ partition, value: String(message.value) })
             if (received.length === count) resolve(received)
           },
