@@ -1,6 +1,6 @@
-import type { z } from 'zod'
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
-import type { HttpRequest, HttpResponse, HttpServer } from '../../shared/http/server.js'
+import { parseQuery } from '../../shared/http/query.js'
+import type { HttpServer } from '../../shared/http/server.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import { breachesQuery, deadLettersQuery, historyQuery, kpiListQuery } from './api-schemas.js'
@@ -10,22 +10,6 @@ import { openApiDocument } from './openapi.js'
  * The read API: JSON over the processor's HTTP server, for the review page, Grafana-less operators and
  * scripts. Every query parameter is validated; a bad one gets 400 and the reason.
  */
-
-function parseQuery<S extends z.ZodType>(
-  schema: S,
-  req: HttpRequest,
-): { ok: true; value: z.infer<S> } | { ok: false; res: HttpResponse } {
-  const raw: Record<string, string> = {}
-  for (const [k, v] of req.query) raw[k] = v
-  const parsed = schema.safeParse(raw)
-  if (parsed.success) return { ok: true, value: parsed.data }
-  const reasons = parsed.error.issues.map((i) =>
-    i.code === 'unrecognized_keys'
-      ? `unknown query parameter(s): ${i.keys.join(', ')}`
-      : `${i.path.join('.') || 'query'}: ${i.message}`,
-  )
-  return { ok: false, res: { status: 400, body: { error: 'bad request', reasons } } }
-}
 
 const toChTime = (iso: string) => new Date(iso).toISOString().replace('T', ' ').replace('Z', '')
 
@@ -49,6 +33,10 @@ interface SeriesRow {
   last_evaluated_at: string
 }
 
+/**
+ * The latest value of every KPI series evaluated since `{since}`. The aggregate's alias must not be a
+ * column name used in WHERE (ClickHouse would substitute the aggregate there), hence `last_evaluated_at`.
+ */
 export const CURRENT_SERIES_SQL = `
 SELECT kpi_id, fingerprint,
        argMax(scope, evaluated_at) AS scope,

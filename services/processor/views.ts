@@ -1,11 +1,13 @@
 import { z } from 'zod'
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
-import type { HttpRequest, HttpResponse, HttpServer } from '../../shared/http/server.js'
+import { parseQuery } from '../../shared/http/query.js'
+import type { HttpServer } from '../../shared/http/server.js'
 import { isIsoStandard, lookupReference, standardTitles } from '../../shared/iso/index.js'
 import { formatNowParam, type KpiDefinition } from '../../shared/kpi/catalog.js'
 import { ORDER_KEY } from '../../shared/kpi/sql.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import { factVocabulary } from '../../shared/kpi/vocabulary.js'
+import { CURRENT_SERIES_SQL } from './read-api.js'
 
 /**
  * Read-API views for the review page (and anyone else): the scorecard, accuracy vs bias per model
@@ -40,40 +42,7 @@ export const nonconformitiesQuery = z.strictObject({
   kind: z.enum([factVocabulary.majorNc, factVocabulary.minorNc]).optional(),
 })
 
-function parseQuery<S extends z.ZodType>(
-  schema: S,
-  req: HttpRequest,
-): { ok: true; value: z.infer<S> } | { ok: false; res: HttpResponse } {
-  const raw: Record<string, string> = {}
-  for (const [k, v] of req.query) raw[k] = v
-  const parsed = schema.safeParse(raw)
-  if (parsed.success) return { ok: true, value: parsed.data }
-  const reasons = parsed.error.issues.map((i) =>
-    i.code === 'unrecognized_keys'
-      ? `unknown query parameter(s): ${i.keys.join(', ')}`
-      : `${i.path.join('.') || 'query'}: ${i.message}`,
-  )
-  return { ok: false, res: { status: 400, body: { error: 'bad request', reasons } } }
-}
-
 // ----- SQL -------------------------------------------------------------------------------------------
-
-/**
- * The latest value of every KPI series evaluated since `{since}`. The aggregate's alias must not be a
- * column name used in WHERE (ClickHouse would substitute the aggregate there), hence `last_evaluated_at`.
- */
-export const LATEST_SERIES_SQL = `
-SELECT kpi_id, fingerprint,
-       argMax(scope, evaluated_at) AS scope,
-       argMax(value, evaluated_at) AS value,
-       argMax(status, evaluated_at) AS status,
-       argMax(warning_threshold, evaluated_at) AS warning_threshold,
-       argMax(critical_threshold, evaluated_at) AS critical_threshold,
-       max(evaluated_at) AS last_evaluated_at
-FROM kpi_values
-WHERE evaluated_at >= {since:DateTime64(3)}
-GROUP BY kpi_id, fingerprint
-ORDER BY kpi_id, fingerprint`
 
 /** Notifiable incidents (latest state): those detected since `{since}` and every one not yet notified. */
 export const NOTIFIABLE_INCIDENTS_SQL = `
@@ -242,7 +211,7 @@ export function mountViews(http: HttpServer, deps: ViewsDeps): void {
   const byId = new Map(deps.kpis.map((k) => [k.id, k]))
 
   const latestSeries = (now: Date): Promise<SeriesRow[]> =>
-    queryRows<SeriesRow>(ch, LATEST_SERIES_SQL, {
+    queryRows<SeriesRow>(ch, CURRENT_SERIES_SQL, {
       since: chTime(new Date(now.getTime() - deps.currentWindowMs)),
     })
 
