@@ -13,7 +13,8 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# npm install, not npm ci: chDB's optional macOS/arm64 libraries are absent from the lock file (see README).
+RUN --mount=type=cache,target=/root/.npm npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY shared ./shared
 COPY services ./services
@@ -25,7 +26,7 @@ RUN npx tsc -p tsconfig.build.json
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --no-audit --no-fund
 
 # ---- runtime ------------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -40,6 +41,8 @@ COPY --from=build --chown=root:root /app/dist ./dist
 COPY --chown=root:root package.json ./
 # Migrations are read at run time next to the compiled migrate.js (dist/shared/clickhouse → ../../deploy/...).
 COPY --chown=root:root deploy/clickhouse/migrations ./dist/deploy/clickhouse/migrations
+# The review page's static files are read next to the compiled mount.js.
+COPY --chown=root:root services/processor/review-page/page.html services/processor/review-page/page.css services/processor/review-page/page.js ./dist/services/processor/review-page/
 # The image's built-in unprivileged user (uid 1000); only the data folder is writable.
 RUN mkdir -p /var/lib/aims && chown node:node /var/lib/aims
 USER node

@@ -161,9 +161,11 @@ describe('Dockerfile', () => {
   const runtime = stages[stages.length - 1]!
 
   it('builds with all dependencies and ships production dependencies only', () => {
-    expect(dockerfile).toMatch(/npm ci(?! --omit)/)
+    expect(dockerfile).toMatch(/npm install(?! --omit)/)
     expect(dockerfile).toMatch(/tsc -p tsconfig\.build\.json/)
-    expect(dockerfile).toMatch(/npm ci --omit=dev/)
+    expect(dockerfile).toMatch(/npm install --omit=dev/)
+    // The review page's static files must reach the image next to the compiled code.
+    for (const f of ['page.html', 'page.css', 'page.js']) expect(runtime).toContain(`review-page/${f}`)
     expect(runtime).toMatch(/COPY --from=deps\b.*node_modules/)
     expect(runtime).toMatch(/COPY --from=build\b.*\/app\/dist/)
   })
