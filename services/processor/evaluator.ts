@@ -16,7 +16,7 @@ import {
   toTransitionRow,
 } from '../../shared/kpi/breach-state.js'
 import type { KpiArea, KpiDefinition } from '../../shared/kpi/catalog.js'
-import { runKpis } from '../../shared/kpi/run.js'
+import { type DirtyScopes, runKpis } from '../../shared/kpi/run.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import { type DirtySet, withinFilter } from './dirty-scopes.js'
@@ -103,21 +103,47 @@ export class KpiEvaluator {
 
   private async runRound({ now, cause, dirty }: Round): Promise<RoundResult> {
     const started = performance.now()
+    const groups: { kpis: KpiDefinition[]; filter?: DirtyScopes }[] = []
+    if (!dirty) groups.push({ kpis: [...this.deps.kpis] })
+    else {
+      // Areas are independent: each is stored and its alerts enqueued as soon as it is evaluated, cheap
+      // per-scope areas (models, audits) first, so a model's breach does not wait for privacy aggregates.
+      const order: KpiArea[] = ['model', 'audit', 'privacy']
+      for (const area of order) {
+        const filter = dirty.get(area)
+        if (filter) groups.push({ kpis: this.deps.kpis.filter((k) => k.area === area), filter })
+      }
+    }
+    let series = 0
+    const transitions: IdentifiedTransition[] = []
+    for (const group of groups) {
+      const result = await this.evaluateGroup(group.kpis, now, group.filter)
+      series += result.series
+      transitions.push(...result.transitions)
+    }
+    this.updateOpenGauge()
+    const ms = performance.now() - started
+    this.deps.metrics.evaluationSeconds.observe({ cause }, ms / 1000)
+    if (transitions.length > 0) {
+      const described = transitions.map(
+        (t) => `${t.kpiId} ${JSON.stringify(t.scope)} ${t.kind} ${t.severity}`,
+      )
+      this.deps.log.info({ cause, transitions: described }, 'breach transitions')
+    }
+    return { series, transitions, ms }
+  }
+
+  /** Evaluates some KPIs, stores values and transitions, enqueues the alerts, and only then moves the states. */
+  private async evaluateGroup(
+    kpis: readonly KpiDefinition[],
+    now: Date,
+    filter: DirtyScopes | undefined,
+  ): Promise<{ series: number; transitions: IdentifiedTransition[] }> {
     const { ch, metrics } = this.deps
     const next = new Map<string, Series>()
     const values: KpiValueRow[] = []
     const transitions: IdentifiedTransition[] = []
-
-    const groups: { kpis: KpiDefinition[]; filter?: DirtySet extends Map<KpiArea, infer D> ? D : never }[] =
-      []
-    if (!dirty) groups.push({ kpis: [...this.deps.kpis] })
-    else {
-      for (const [area, filter] of dirty) {
-        groups.push({ kpis: this.deps.kpis.filter((k) => k.area === area), filter })
-      }
-    }
-
-    for (const { kpis, filter } of groups) {
+    {
       const samples = await runKpis(ch, kpis, now, filter)
       for (const kpi of kpis) {
         const seen = new Set<string>()
@@ -166,21 +192,7 @@ export class KpiEvaluator {
       if (s.state.status === 'ok') this.series.delete(fp)
       else this.series.set(fp, s)
     }
-    this.updateOpenGauge()
-    const ms = performance.now() - started
-    metrics.evaluationSeconds.observe({ cause }, ms / 1000)
-    if (transitions.length > 0) {
-      this.deps.log.info(
-        {
-          cause,
-          transitions: transitions.map(
-            (t) => `${t.kpiId} ${JSON.stringify(t.scope)} ${t.kind} ${t.severity}`,
-          ),
-        },
-        'breach transitions',
-      )
-    }
-    return { series: values.length, transitions, ms }
+    return { series: values.length, transitions }
   }
 
   private async store(values: KpiValueRow[], transitions: IdentifiedTransition[]): Promise<void> {
