@@ -119,7 +119,9 @@ export class KpiEvaluator {
     for (const group of groups) {
       const result = await this.evaluateGroup(group.kpis, now, group.filter)
       series += result.series
-      transitions.push(...result.transitions)
+      // Not push(...spread): a first sweep over a large history can yield more transitions than fit
+      // as call arguments.
+      for (const t of result.transitions) transitions.push(t)
     }
     this.updateOpenGauge()
     const ms = performance.now() - started
