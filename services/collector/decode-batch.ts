@@ -7,7 +7,7 @@ import {
   type FactTable,
   factColumns,
   factTables,
-  type KpiScope,
+  scopeKey,
   scopesOf,
 } from '../../shared/events/index.js'
 
@@ -32,68 +32,61 @@ function emptyEncodedFacts(): EncodedFacts {
   ) as EncodedFacts
 }
 
-export interface DecodedBatch {
-  topic: string
-  partition: number
-  facts: EncodedFacts
-  rejected: Rejected[]
-  /** KPI scopes touched by the accepted events, deduplicated. */
-  scopes: KpiScope[]
-  /** The latest event time among the accepted events (ISO-8601), empty when none was accepted. */
-  latestEventTime: string
-  accepted: number
-}
-
 /**
- * Turns one Kafka batch into fact rows, rejects and touched scopes. Pure: no I/O, so it is unit tested
- * and the collector's hot path is one tight loop. A bad message never stops the batch.
+ * Fact rows, rejects and touched scopes of consecutive messages of one partition, the unit the collector
+ * inserts and commits. Several Kafka batches may be decoded into one, so inserts stay large while fetches
+ * stay small. Decoding is pure (no I/O), so the collector's hot path is one tight loop.
  */
-export function decodeBatch(
-  topic: string,
-  partition: number,
-  messages: KafkaMessage[],
-  maxEventBytes: number,
-): DecodedBatch {
-  const facts = emptyEncodedFacts()
-  const rejected: Rejected[] = []
-  const scopes = new Map<string, KpiScope>()
-  let latestEventTime = ''
-  let accepted = 0
-  for (const message of messages) {
-    const decoded = decodeKafkaMessage(message, maxEventBytes)
-    if (!decoded.ok) {
-      rejected.push({
-        topic,
-        partition,
-        offset: message.offset,
-        key: message.key ?? null,
-        value: message.value,
-        headers: message.headers ?? {},
-        errorType: decoded.errorType,
-        reason: decoded.reason,
-      })
-      continue
-    }
-    accepted++
-    appendFactRows(facts, decoded.event)
-    // RFC 3339 UTC timestamps of equal precision compare correctly as strings; mixed offsets are rare
-    // and only make this "latest" approximate, which is all the trigger's latency figure needs.
-    if (decoded.event.time > latestEventTime) latestEventTime = decoded.event.time
-    for (const scope of scopesOf(decoded.event)) {
-      const key = scopeKey(scope)
-      if (!scopes.has(key)) scopes.set(key, scope)
-    }
-  }
-  return { topic, partition, facts, rejected, scopes: [...scopes.values()], latestEventTime, accepted }
-}
+export class DecodedBatch {
+  readonly facts: EncodedFacts = emptyEncodedFacts()
+  readonly rejected: Rejected[] = []
+  /**
+   * KPI scopes touched by the accepted events, as their scopeKey (their JSON): deduplicated, in
+   * first-seen order, one string per scope until they are published (kpiTriggerJson).
+   */
+  readonly scopeKeys = new Set<string>()
+  /** The latest event time among the accepted events (ISO-8601), empty when none was accepted. */
+  latestEventTime = ''
+  accepted = 0
+  /** Messages decoded so far, accepted or rejected. */
+  messages = 0
+  /** Offset of the last message decoded, and the partition's high watermark when it was fetched. */
+  lastOffset = ''
+  highWatermark = ''
 
-function scopeKey(scope: KpiScope): string {
-  switch (scope.area) {
-    case 'privacy':
-      return `p\u0000${scope.incidentId}\u0000${scope.businessUnit}`
-    case 'model':
-      return `m\u0000${scope.modelId}\u0000${scope.modelVersion}\u0000${scope.environment}\u0000${scope.businessUnit}`
-    case 'audit':
-      return `a\u0000${scope.findingId}\u0000${scope.standard}\u0000${scope.clause}\u0000${scope.auditId}\u0000${scope.businessUnit}`
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+  ) {}
+
+  /** Decodes `messages[from, to)` into this batch. A bad message never stops the batch. */
+  add(messages: readonly KafkaMessage[], from: number, to: number, maxEventBytes: number): void {
+    for (let i = from; i < to; i++) {
+      const message = messages[i]!
+      const decoded = decodeKafkaMessage(message, maxEventBytes)
+      if (!decoded.ok) {
+        this.rejected.push({
+          topic: this.topic,
+          partition: this.partition,
+          offset: message.offset,
+          key: message.key ?? null,
+          value: message.value,
+          headers: message.headers ?? {},
+          errorType: decoded.errorType,
+          reason: decoded.reason,
+        })
+        continue
+      }
+      this.accepted++
+      appendFactRows(this.facts, decoded.event)
+      // RFC 3339 UTC timestamps of equal precision compare correctly as strings; mixed offsets are rare
+      // and only make this "latest" approximate, which is all the trigger's latency figure needs.
+      if (decoded.event.time > this.latestEventTime) this.latestEventTime = decoded.event.time
+      for (const scope of scopesOf(decoded.event)) this.scopeKeys.add(scopeKey(scope))
+    }
+    if (to > from) {
+      this.messages += to - from
+      this.lastOffset = messages[to - 1]!.offset
+    }
   }
 }

@@ -25,9 +25,12 @@ export type TabSeparatedValue =
   | readonly TabSeparatedValue[]
   | { readonly [key: string]: TabSeparatedValue }
 
-const NEEDS_ESCAPE = /[\\\t\n\r\0]/
-const NEEDS_QUOTED_ESCAPE = /[\\\t\n\r\0']/
-const ESCAPABLE = /[\\\t\n\r\0']/g
+// The characters each context must escape: a field its delimiters and the escape character; a quoted
+// string inside an array or map also its quote. Tested first, as almost no string has any.
+const FIELD_SPECIAL = /[\\\t\n\r\0]/
+const FIELD_SPECIALS = /[\\\t\n\r\0]/g
+const QUOTED_SPECIAL = /[\\\t\n\r\0']/
+const QUOTED_SPECIALS = /[\\\t\n\r\0']/g
 const ESCAPES: Record<string, string> = {
   '\\': '\\\\',
   '\t': '\\t',
@@ -38,15 +41,14 @@ const ESCAPES: Record<string, string> = {
 }
 const escapeChar = (c: string) => ESCAPES[c]!
 
-/** A top-level string field. */
+/** A string field. */
 function escaped(s: string): string {
-  // ESCAPABLE also matches ', which a top-level field keeps as is; only strings that need it are rewritten.
-  return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\t\n\r\0]/g, escapeChar) : s
+  return FIELD_SPECIAL.test(s) ? s.replace(FIELD_SPECIALS, escapeChar) : s
 }
 
 /** A string inside an array or map: quoted, so it may hold the separators of the enclosing value. */
 function quoted(s: string): string {
-  return `'${NEEDS_QUOTED_ESCAPE.test(s) ? s.replace(ESCAPABLE, escapeChar) : s}'`
+  return `'${QUOTED_SPECIAL.test(s) ? s.replace(QUOTED_SPECIALS, escapeChar) : s}'`
 }
 
 function number(n: number): string {
@@ -78,17 +80,18 @@ function field(value: TabSeparatedValue): string {
         for (let i = 0; i < value.length; i++) out += i === 0 ? element(value[i]) : `,${element(value[i])}`
         return `${out}]`
       }
-      let out = '{'
-      for (const key in value) {
-        out += `${out === '{' ? '' : ','}${quoted(key)}:${element((value as Record<string, TabSeparatedValue>)[key])}`
-      }
-      return `${out}}`
+      const entries: string[] = []
+      for (const [key, item] of Object.entries(value)) entries.push(`${quoted(key)}:${element(item)}`)
+      return `{${entries.join(',')}}`
     }
   }
 }
 
-/** Rows of text are turned into bytes in pieces this size, so a batch is held off the JS heap. */
-const CHUNK_CHARS = 256 * 1024
+/**
+ * Rows of text are turned into bytes in pieces this size, so a batch is held off the JS heap; small, so
+ * the text of few rows is alive on the heap at any time.
+ */
+const CHUNK_CHARS = 32 * 1024
 
 /**
  * Collects rows of one table as TabSeparated bytes. `push` encodes a row right away, so a batch in

@@ -95,29 +95,45 @@ export function scopesOf(event: AimsEvent): Scope[] {
   }
 }
 
-/** A stable identity for a scope (fields in a fixed order), for coalescing a batch's scopes. */
+/**
+ * A stable identity for a scope, for coalescing a batch's scopes: its JSON with the fields in a fixed
+ * order, so equal scopes have equal keys whatever order their fields came in. Being the scope's own JSON,
+ * a key goes into a trigger message as it is (kpiTriggerJson).
+ */
 export function scopeKey(scope: Scope): string {
   switch (scope.area) {
     case 'privacy':
-      return JSON.stringify(['privacy', scope.incidentId, scope.businessUnit])
+      return JSON.stringify({
+        area: 'privacy',
+        incidentId: scope.incidentId,
+        businessUnit: scope.businessUnit,
+      })
     case 'model':
-      return JSON.stringify([
-        'model',
-        scope.modelId,
-        scope.modelVersion,
-        scope.environment,
-        scope.businessUnit,
-      ])
+      return JSON.stringify({
+        area: 'model',
+        modelId: scope.modelId,
+        modelVersion: scope.modelVersion,
+        environment: scope.environment,
+        businessUnit: scope.businessUnit,
+      })
     case 'audit':
-      return JSON.stringify([
-        'audit',
-        scope.standard,
-        scope.clause,
-        scope.auditId,
-        scope.findingId,
-        scope.businessUnit,
-      ])
+      return JSON.stringify({
+        area: 'audit',
+        standard: scope.standard,
+        clause: scope.clause,
+        auditId: scope.auditId,
+        findingId: scope.findingId,
+        businessUnit: scope.businessUnit,
+      })
   }
+}
+
+/**
+ * The trigger message for the scopes with these keys, exactly JSON.stringify of the KpiTrigger: written
+ * from the keys, so a batch can hold its distinct scopes as key strings alone (one small object each).
+ */
+export function kpiTriggerJson(scopeKeys: readonly string[], eventTime: string, producedAt: string): string {
+  return `{"scopes":[${scopeKeys.join(',')}],"eventTime":${JSON.stringify(eventTime)},"producedAt":${JSON.stringify(producedAt)}}`
 }
 
 /** The distinct scopes of many events, first occurrence kept: a batch of 10k updates to one incident → 1. */

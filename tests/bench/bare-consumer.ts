@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
+import { collectorFetchSizes } from '../../services/collector/collector.js'
 
 const { values } = parseArgs({
   options: {
@@ -23,8 +24,7 @@ const kafka = new Kafka({
 // The same fetch sizes as the collector, so the comparison isolates what the collector does per message.
 const consumer = kafka.consumer({
   groupId: values.group!,
-  maxBytesPerPartition: 8 * 1024 * 1024,
-  maxBytes: 32 * 1024 * 1024,
+  ...collectorFetchSizes,
   maxWaitTimeInMs: 250,
 })
 await consumer.connect()

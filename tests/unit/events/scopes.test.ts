@@ -3,6 +3,7 @@ import {
   type AimsEvent,
   distinctScopes,
   eventTypes,
+  kpiTriggerJson,
   kpiTriggerSchema,
   parseEvent,
   partitionKeyOf,
@@ -59,6 +60,26 @@ describe('scopesOf', () => {
     expect(scopes.filter((s) => s.area === 'model')).toHaveLength(3)
     expect(scopes.filter((s) => s.area === 'audit')).toHaveLength(4)
     expect(new Set(scopes.map(scopeKey)).size).toBe(scopes.length)
+  })
+})
+
+describe('scopeKey and kpiTriggerJson', () => {
+  const all = distinctScopes(allValidLines().flatMap((line) => scopesOf(event(JSON.parse(line)))))
+
+  it('keys a scope by its JSON, whatever the order of its fields', () => {
+    for (const scope of all) {
+      expect(JSON.parse(scopeKey(scope))).toEqual(scope)
+      const reversed = Object.fromEntries(Object.entries(scope).reverse()) as typeof scope
+      expect(scopeKey(reversed)).toBe(scopeKey(scope))
+    }
+  })
+
+  it('writes exactly JSON.stringify of the trigger, which the schema accepts', () => {
+    const eventTime = '2025-03-03T09:41:07Z'
+    const producedAt = '2025-03-03T09:41:08.120Z'
+    const json = kpiTriggerJson(all.map(scopeKey), eventTime, producedAt)
+    expect(json).toBe(JSON.stringify({ scopes: all, eventTime, producedAt }))
+    expect(kpiTriggerSchema.parse(JSON.parse(json))).toEqual({ scopes: all, eventTime, producedAt })
   })
 })
 
