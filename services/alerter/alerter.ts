@@ -80,7 +80,7 @@ function positiveInt(name: string, v: number): number {
  */
 export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
   const { cfg } = deps
-  const log = deps.log.child({ service: 'alerter' })
+  const log = deps.log.child({ component: 'alerter' })
   const o = deps.options ?? {}
   const concurrency = positiveInt('concurrency', o.concurrency ?? cfg.ALERTER_CONCURRENCY)
   const lockDuration = positiveInt('lockDurationMs', o.lockDurationMs ?? 30_000)

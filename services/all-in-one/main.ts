@@ -50,7 +50,7 @@ await runService('aims', async ({ cfg, log, health, http }) => {
     stops.push(() => alerter.close())
     const processor = await startProcessor({
       cfg,
-      log: log.child({ service: 'processor' }),
+      log: log.child({ component: 'processor' }),
       kafka,
       ch,
       redis,
@@ -61,7 +61,7 @@ await runService('aims', async ({ cfg, log, health, http }) => {
     stops.push(() => processor.stop())
     const collector = await startCollector({
       cfg,
-      log: log.child({ service: 'collector' }),
+      log: log.child({ component: 'collector' }),
       kafka,
       ch,
       health,
@@ -93,7 +93,7 @@ await runService('aims', async ({ cfg, log, health, http }) => {
         history: true,
         months: 4,
         rate: 5,
-        log: log.child({ service: 'demo' }),
+        log: log.child({ component: 'demo' }),
         signal: demoAbort.signal,
         onProgress: (done, total, phase) => {
           if (phase === 'history') {

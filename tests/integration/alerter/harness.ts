@@ -129,3 +129,6 @@ export async function dropPrefix(prefix: string, url = REDIS_URL): Promise<void>
     redis.disconnect()
   }
 }
+
+/** `${NAME}`: a config reference to an environment variable (built so no template literal is implied). */
+export const envRef = (name: string) => ['$', '{', name, '}'].join('')

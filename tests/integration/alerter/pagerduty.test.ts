@@ -10,14 +10,12 @@ import {
   alerterConfig,
   capturingLogger,
   dropPrefix,
+  envRef,
   fastOptions,
   type Producer,
   producer,
   waitForJobState,
 } from './harness.js'
-
-/** `${NAME}`: a config reference to an environment variable. */
-const envRef = (name: string) => ['$', '{', name, '}'].join('')
 
 /**
  * (f) PagerDuty Events API v2 against a local stand-in for the SaaS endpoint: 400 is not retried,

@@ -11,14 +11,12 @@ import {
   alerterConfig,
   capturingLogger,
   dropPrefix,
+  envRef,
   fastOptions,
   type Producer,
   producer,
   waitForJobState,
 } from './harness.js'
-
-/** `${NAME}`: a config reference to an environment variable. */
-const envRef = (name: string) => ['$', '{', name, '}'].join('')
 
 /** (b) The generic webhook: a receiver verifies the HMAC; a tampered body or a replay fails. */
 
