@@ -13,7 +13,9 @@
  * - chDB has no per-request database; the `database` parameter becomes a `USE` when it differs.
  * - Query parameters arrive already in ClickHouse's text form (`param_x=it\'s`). chDB's public bind API
  *   would escape them a second time, so they go to the engine's native bind entry point unchanged.
- * - One statement runs at a time (chDB serialises parameter binding process-wide anyway).
+ * - Statements run on a pool of chDB sessions over the same folder (`sessions`, default 4), one statement
+ *   per session at a time, so a long insert does not hold a point query behind it, as on a real server.
+ *   Each session carries its own database and settings state, reset per request as above.
  *
  * Not supported: sessions (`session_id` is accepted, every request is sessionless), external-data tables in
  * multipart bodies, the `compress`/`decompress` native-compression flags, progress headers, query
@@ -41,6 +43,8 @@ export interface LocalClickHouseServerOptions {
   password?: string
   /** Largest request body accepted, after decompression. Default 256 MiB. */
   maxRequestBytes?: number
+  /** chDB sessions serving requests concurrently. Default 4. */
+  sessions?: number
   log?: Logger
 }
 
@@ -659,7 +663,7 @@ class Engine {
     private baseline = new Map<string, string>(),
   ) {}
 
-  static async open(dataDir: string): Promise<Engine> {
+  static async open(dataDir: string, drainPendingOnClose = true): Promise<Engine> {
     const chdb = await import('chdb')
     // The native addon is loaded by chdb's own loader, so this is the very module its Session uses.
     const requireCjs = createRequire(import.meta.url)
@@ -687,7 +691,7 @@ class Engine {
         { cause: err },
       )
     }
-    const engine = new Engine(session, native, chdb.drainPending)
+    const engine = new Engine(session, native, drainPendingOnClose ? chdb.drainPending : async () => {})
     const [version = 'unknown', timezone = 'UTC'] = (await engine.text('SELECT version(), timezone()'))
       .trim()
       .split('\t')
@@ -798,6 +802,59 @@ class Engine {
     await this.tail
     this.session.close()
     await this.drainPending()
+  }
+}
+
+/**
+ * Several engines (chDB sessions) over one folder. A request takes an idle one, or waits its turn in
+ * arrival order; version and time zone are the first engine's (they are the process's).
+ */
+class EnginePool {
+  private readonly idle: Engine[]
+  private readonly waiting: ((engine: Engine) => void)[] = []
+
+  private constructor(private readonly engines: Engine[]) {
+    this.idle = [...engines]
+  }
+
+  static async open(dataDir: string, size: number): Promise<EnginePool> {
+    const first = await Engine.open(dataDir, true)
+    const engines = [first]
+    try {
+      for (let i = 1; i < size; i++) engines.push(await Engine.open(dataDir, false))
+    } catch (err) {
+      for (const e of engines) await e.close()
+      throw err
+    }
+    return new EnginePool(engines)
+  }
+
+  get version(): string {
+    return this.engines[0]!.version
+  }
+
+  get timezone(): string {
+    return this.engines[0]!.timezone
+  }
+
+  get native(): ChdbNative {
+    return this.engines[0]!.native
+  }
+
+  async exclusive<T>(fn: (engine: Engine) => Promise<T>): Promise<T> {
+    const engine = this.idle.pop() ?? (await new Promise<Engine>((take) => this.waiting.push(take)))
+    try {
+      return await engine.exclusive(() => fn(engine))
+    } finally {
+      const next = this.waiting.shift()
+      if (next) next(engine)
+      else this.idle.push(engine)
+    }
+  }
+
+  /** Waits for running work, then releases the folder (the engine that drains chDB closes last). */
+  async close(): Promise<void> {
+    for (const e of [...this.engines].reverse()) await e.close()
   }
 }
 
@@ -918,7 +975,7 @@ export async function startLocalClickHouseServer(
   const maxRequestBytes = opts.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
   const log = opts.log
   mkdirSync(dataDir, { recursive: true })
-  const engine = await Engine.open(dataDir)
+  const engine = await EnginePool.open(dataDir, Math.max(1, opts.sessions ?? 4))
   const displayName = hostname()
   let stopping = false
   let inFlight = 0
@@ -997,7 +1054,7 @@ export async function startLocalClickHouseServer(
       'X-ClickHouse-Summary': summaryHeader({ ...summary, elapsed_ns: elapsed() }),
     })
 
-    const runStatement = async (): Promise<void> => {
+    const runStatement = async (engine: Engine): Promise<void> => {
       if (shape.kind === 'INSERT' && !params) {
         // Rows go to chDB as bytes; its own INSERT parser reads them, as the server's would.
         const data = insertData ?? Buffer.alloc(0)
@@ -1017,7 +1074,7 @@ export async function startLocalClickHouseServer(
       }
       const handle = shape.kind === 'INSERT' ? undefined : engine.stream(sql, request.defaultFormat, params)
       if (handle !== undefined) {
-        await streamResult(handle, request, reply, summary, shape.outputFormat, queryHeaders)
+        await streamResult(engine, handle, request, reply, summary, shape.outputFormat, queryHeaders)
         return
       }
       const full = insertData === undefined ? sql : `${insertPrefix}\n${insertData.toString('utf8')}`
@@ -1030,17 +1087,18 @@ export async function startLocalClickHouseServer(
       await reply.end()
     }
 
-    await engine.exclusive(async () => {
-      await engine.prepare(request.database, request.settings)
-      await runStatement()
+    await engine.exclusive(async (session) => {
+      await session.prepare(request.database, request.settings)
+      await runStatement(session)
       // Only after success: a statement that failed changed nothing on the connection.
-      await engine.afterStatement(shape).catch((err) => {
+      await session.afterStatement(shape).catch((err) => {
         log?.error({ err, kind: shape.kind }, "could not roll back a statement's session state")
       })
     })
   }
 
   async function streamResult(
+    engine: Engine,
     handle: unknown,
     request: QueryRequest,
     reply: Reply,

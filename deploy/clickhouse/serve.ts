@@ -1,7 +1,7 @@
 /**
  * Runs the local ClickHouse server in its own process:
  *
- *   tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--stop-on-stdin-close]
+ *   tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N] [--stop-on-stdin-close]
  *
  * The first line on stdout is `CLICKHOUSE_URL=http://host:port`, printed once the server answers; logs
  * come after it. SIGTERM or SIGINT closes chDB cleanly and exits 0, so killing and restarting this process
@@ -17,7 +17,7 @@ import { startLocalClickHouseServer } from './local-server.js'
 process.env.TZ ??= 'UTC'
 
 const usage =
-  'usage: tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--stop-on-stdin-close]'
+  'usage: tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N] [--stop-on-stdin-close]'
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -32,6 +32,8 @@ function parseCli() {
       port: { type: 'string' },
       host: { type: 'string' },
       password: { type: 'string' },
+      // Concurrent chDB sessions; a real server answers many queries at once, so does this one.
+      sessions: { type: 'string' },
       // A parent that spawns this server holds its stdin; when the parent dies, however abruptly, stdin
       // closes and the server goes too, instead of holding the data folder's lock as an orphan.
       'stop-on-stdin-close': { type: 'boolean', default: false },
@@ -52,6 +54,9 @@ if (args.help) {
 const dataDir = args['data-dir'] ?? fail('--data-dir is required')
 const port = args.port === undefined ? 0 : Number(args.port)
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535 (got ${args.port})`)
+const sessions = args.sessions === undefined ? 4 : Number(args.sessions)
+if (!Number.isInteger(sessions) || sessions < 1 || sessions > 64)
+  fail(`--sessions must be 1-64 (got ${args.sessions})`)
 
 // Only the logging variables: this process must not fail over another service's configuration.
 const cfg = loadConfig({ LOG_LEVEL: process.env.LOG_LEVEL, LOG_FORMAT: process.env.LOG_FORMAT })
@@ -62,6 +67,7 @@ try {
   server = await startLocalClickHouseServer({
     dataDir,
     port,
+    sessions,
     ...(args.host === undefined ? {} : { host: args.host }),
     ...(args.password === undefined ? {} : { password: args.password }),
     log,

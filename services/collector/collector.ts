@@ -5,7 +5,12 @@ import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
-import { factTables, kpiTriggerJson, MAX_SCOPES_PER_TRIGGER } from '../../shared/events/index.js'
+import {
+  factTables,
+  kpiTriggerJson,
+  MAX_SCOPES_PER_TRIGGER,
+  triggerKeyOfScopeKey,
+} from '../../shared/events/index.js'
 import type { Health } from '../../shared/http/health.js'
 import { eventTopics, type Topics, topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
@@ -169,16 +174,25 @@ class BatchWriter implements Writer {
       outgoing.push({ topic: this.topics.deadLetter, message: toDeadLetterMessage(r, now) })
     }
     if (batch.scopeKeys.size > 0) {
-      const keys = [...batch.scopeKeys]
+      // Keyed by owner (an area, or one model): each processor replica gets the scopes it owns, in order.
+      const byOwner = new Map<string, string[]>()
+      for (const scope of batch.scopeKeys) {
+        const owner = triggerKeyOfScopeKey(scope)
+        const list = byOwner.get(owner)
+        if (list) list.push(scope)
+        else byOwner.set(owner, [scope])
+      }
       const producedAt = now.toISOString()
-      for (let i = 0; i < keys.length; i += MAX_SCOPES_PER_TRIGGER) {
-        const value = kpiTriggerJson(
-          keys.slice(i, i + MAX_SCOPES_PER_TRIGGER),
-          batch.latestEventTime,
-          producedAt,
-        )
-        outgoing.push({ topic: this.topics.kpiTriggers, message: { value } })
-        this.metrics.triggers.inc()
+      for (const [key, keys] of byOwner) {
+        for (let i = 0; i < keys.length; i += MAX_SCOPES_PER_TRIGGER) {
+          const value = kpiTriggerJson(
+            keys.slice(i, i + MAX_SCOPES_PER_TRIGGER),
+            batch.latestEventTime,
+            producedAt,
+          )
+          outgoing.push({ topic: this.topics.kpiTriggers, message: { key, value } })
+          this.metrics.triggers.inc()
+        }
       }
     }
     await Promise.all(

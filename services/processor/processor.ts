@@ -1,54 +1,90 @@
+import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import type { Kafka } from 'kafkajs'
 import type { AlertJob } from '../../shared/alerts/alert-job.js'
 import { createAlertQueue, enqueueAlert } from '../../shared/alerts/queue.js'
-import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import { type ClickHouse, createClickHouse, queryRows } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
+import { errorMessage } from '../../shared/errors.js'
+import { type KpiScope, triggerKeyOf } from '../../shared/events/index.js'
 import type { Health } from '../../shared/http/health.js'
 import type { HttpServer } from '../../shared/http/server.js'
+import { partitionForKey } from '../../shared/kafka/partition.js'
+import { topicNames } from '../../shared/kafka/topics.js'
+import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breach-state.js'
 import { KPIS } from '../../shared/kpi/catalog.js'
 import type { AimsConfig } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
-import { KPI_VALUE_HEARTBEAT_MS, KpiEvaluator } from './evaluator.js'
+import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
+import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
 import { mountReadApi } from './read-api.js'
 import { mountReviewPage } from './review-page/mount.js'
-import { startSweep } from './sweep.js'
-import { startTriggerConsumer } from './trigger-consumer.js'
+import { SeriesEvaluator } from './series.js'
+import { startTriggerConsumer, type TriggerRouter } from './trigger-consumer.js'
 
 export interface ProcessorDeps {
   cfg: Config
   log: Logger
   kafka: Kafka
+  /** ClickHouse for the read API and review page. */
   ch: ClickHouse
-  /** A `createRedis(cfg, 'worker')` connection (BullMQ queue and sweep worker). */
+  /** A `createRedis(cfg, 'worker')` connection (alerts queue, shared breach state). */
   redis: Redis
   health: Health
   http: HttpServer
   aimsConfig: AimsConfig | undefined
   /** Evaluation time; tests move it instead of sleeping. */
   clock?: () => Date
-  /** Off in tests that drive the sweep themselves with `sweepNow()`. Default on. */
+  /** Off in tests that drive time themselves with `sweepNow()`. Default on. */
   scheduleSweep?: boolean
 }
 
 export interface Processor {
-  evaluator: KpiEvaluator
-  /** Runs a full sweep now, at the clock's time. */
+  evaluator: { openBreaches(): number }
+  /** Brings every owned area to the clock's time now (deadlines, aggregates, pending `for`). */
   sweepNow(): Promise<void>
+  /** Resolves once the areas this replica owns are loaded. */
+  ready(): Promise<void>
   stop(): Promise<void>
 }
 
-/** Triggers and the sweep → KPI values, breach transitions and alert jobs; plus the read API. */
+/** How often the deadline index is checked: a deadline is evaluated within this (plus the work) of its time. */
+export const TICK_MS = 200
+/** Outbox entries older than this are written again (their writer crashed or failed). */
+const OUTBOX_GRACE_MS = 30_000
+/** Series read as current however old their latest value: they are written when they change. */
+const CURRENT_FOREVER_MS = 100 * 365 * 24 * 3600_000
+
+/**
+ * Triggers and time → KPI values, breach transitions and alert jobs; plus the read API.
+ *
+ * Ownership: the trigger topic is keyed by owner (`area:privacy`, `area:audit`, `model:<id>`), so the
+ * partitions Kafka assigns this replica are the series it evaluates. The owner of an area loads the
+ * area's entity state from ClickHouse when it takes the area over and then keeps its KPIs incrementally,
+ * firing each deadline from its index within a tick; model triggers recompute the models they name.
+ * Breaches are shared state with compare-and-set (BreachStore), so replicas racing through a hand-over
+ * still record each transition once.
+ */
 export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
-  const { cfg, log, kafka, ch, redis, health, http, aimsConfig } = deps
+  const { cfg, log, kafka, redis, health, http, aimsConfig } = deps
   const clock = deps.clock ?? (() => new Date())
   const metrics = processorMetrics()
   const kpis = KPIS.filter((k) => aimsConfig?.kpis?.[k.id]?.enabled !== false)
   const alerts = createAlertQueue(cfg, redis)
   const enqueue = (job: AlertJob) => enqueueAlert(alerts, job)
-  const evaluator = new KpiEvaluator({
+  // Evaluation reads and writes on its own ClickHouse session: never queued behind ingest or the read API.
+  const ch = await createClickHouse(cfg, 'evaluate')
+  const store = new BreachStore(redis, cfg.REDIS_PREFIX)
+  const restored = await store.restoreOnce(() =>
+    queryRows<StoredTransition>(ch, OPEN_BREACHES_SQL, { kpi_ids: [] }),
+  )
+  if (restored > 0) log.info({ openBreaches: restored }, 'open breaches restored from ClickHouse')
+  await removeLegacySweepSchedule(cfg, redis, log)
+
+  const series = new SeriesEvaluator({
     ch,
+    store,
     kpis,
     config: aimsConfig,
     baseUrl: cfg.PUBLIC_BASE_URL,
@@ -56,43 +92,173 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     log,
     metrics,
   })
-  const restored = await evaluator.restore()
-  log.info({ kpis: kpis.length, openBreaches: restored }, 'breach states restored')
+  const areaDeps = { ch, series, kpis, config: aimsConfig, log, metrics }
+  const models = new ModelRunner(areaDeps)
 
-  mountReadApi(http, {
-    ch,
-    kpis,
-    config: aimsConfig,
-    // A steady series is rewritten once per heartbeat, so it is current for a heartbeat and two sweeps.
-    currentWindowMs: KPI_VALUE_HEARTBEAT_MS + 2 * cfg.SWEEP_INTERVAL_MS,
-    clock,
-  })
+  const topic = topicNames(cfg).kpiTriggers
+  const partitionCount = await topicPartitions(kafka, topic)
+  let owned = new Set<number>()
+  const owns = (key: string) => owned.has(partitionForKey(topic, key, partitionCount))
+  let areas: TimedArea[] = []
+  let assignments = 0
+  let ready: Promise<unknown> = Promise.resolve()
+
+  const router: TriggerRouter = {
+    assigned(partitions) {
+      owned = new Set(partitions)
+      metrics.ownedPartitions.set(owned.size)
+      // Whatever this replica knew of the breach store may have been changed by the previous owners.
+      series.forget()
+      const now = clock().getTime()
+      areas = []
+      if (owns('area:privacy')) areas.push(new PrivacyRunner(areaDeps, now))
+      if (owns('area:audit')) areas.push(new AuditRunner(areaDeps, now))
+      for (const area of ['privacy', 'audit']) {
+        if (!areas.some((a) => a.name === area)) metrics.heldEntities.set({ area }, 0)
+      }
+      const loads: Promise<unknown>[] = areas.map((a) => a.ready)
+      // The first assignment of this process evaluates every model it owns: thresholds or the catalog may
+      // have changed while it was down. Later ones take over from a replica that kept them current.
+      if (assignments++ === 0) loads.push(models.evaluateAll((id) => owns(`model:${id}`), now))
+      ready = Promise.all(loads).catch((err) => {
+        health.set('evaluation', false, errorMessage(err))
+        log.error({ err: errorMessage(err) }, 'taking over the assigned partitions failed')
+      })
+    },
+    async route(_partition, scopes, now) {
+      const incidents: string[] = []
+      const findings: string[] = []
+      const modelIds = new Set<string>()
+      for (const s of scopes as KpiScope[]) {
+        if (!owns(triggerKeyOf(s))) continue
+        if (s.area === 'privacy') incidents.push(s.incidentId)
+        else if (s.area === 'audit') findings.push(s.findingId)
+        else modelIds.add(s.modelId)
+      }
+      const work: Promise<unknown>[] = []
+      const privacy = areas.find((a) => a.name === 'privacy')
+      const audit = areas.find((a) => a.name === 'audit')
+      if (privacy && incidents.length > 0) work.push(privacy.onTrigger(incidents, now))
+      if (audit && findings.length > 0) work.push(audit.onTrigger(findings, now))
+      if (modelIds.size > 0) work.push(models.onTrigger([...modelIds], now))
+      await Promise.all(work)
+    },
+  }
+
+  mountReadApi(http, { ch: deps.ch, kpis, config: aimsConfig, currentWindowMs: CURRENT_FOREVER_MS, clock })
   mountReviewPage(http, {
-    ch,
+    ch: deps.ch,
     kpis,
     config: aimsConfig,
-    // A steady series is rewritten once per heartbeat, so it is current for a heartbeat and two sweeps.
-    currentWindowMs: KPI_VALUE_HEARTBEAT_MS + 2 * cfg.SWEEP_INTERVAL_MS,
+    currentWindowMs: CURRENT_FOREVER_MS,
     clock,
     log,
   })
-  const triggers = await startTriggerConsumer({ cfg, log, kafka, health, evaluator, metrics, clock })
-  const sweep =
-    deps.scheduleSweep === false
-      ? undefined
-      : await startSweep({ cfg, log, redis, health, evaluator, metrics, clock })
-  const sweepNow = async () => {
-    await evaluator.evaluate({ now: clock(), cause: 'sweep' })
+
+  const redriveOutbox = async () => {
+    for (const entry of await store.pending(Date.now() - OUTBOX_GRACE_MS)) {
+      await ch.client.insert({ table: 'breach_transitions', values: [entry.row], format: 'JSONEachRow' })
+      await enqueue(entry.job)
+      await store.done(entry.row.transition_id)
+      metrics.outboxRedriven.inc()
+    }
   }
+
+  /** One pass: deadlines that came, pending `for`s that ran out; with `all`, every area (heartbeats). */
+  const pass = async (all: boolean) => {
+    const now = clock().getTime()
+    const current = areas
+    await Promise.all(
+      current.map((a) => {
+        const due = a.nextDeadline()
+        return all || (due !== undefined && due <= now) ? a.tick(now) : undefined
+      }),
+    )
+    const pending = series.duePending(now)
+    if (pending.length > 0) await series.evaluate(pending)
+  }
+
+  let lastSweep = 0
+  let ticking = false
+  const tick = async () => {
+    if (ticking) return
+    ticking = true
+    try {
+      await ready
+      const sweep = Date.now() - lastSweep >= cfg.SWEEP_INTERVAL_MS
+      const started = performance.now()
+      await pass(sweep)
+      if (sweep) {
+        lastSweep = Date.now()
+        await redriveOutbox()
+        metrics.sweepSeconds.observe((performance.now() - started) / 1000)
+        metrics.lastSweep.set(Date.now() / 1000)
+        health.set('sweep', true)
+      }
+      health.set('evaluation', true)
+    } catch (err) {
+      health.set('evaluation', false, errorMessage(err))
+      log.warn({ err: errorMessage(err) }, 'timed evaluation failed; the next tick retries')
+    } finally {
+      ticking = false
+    }
+  }
+  const timer = deps.scheduleSweep === false ? undefined : setInterval(() => void tick(), TICK_MS)
+
+  const triggers = await startTriggerConsumer({ cfg, log, kafka, health, metrics, clock, router })
+  log.info({ kpis: kpis.length, triggerPartitions: partitionCount }, 'processor started')
+
   return {
-    evaluator,
-    sweepNow: sweep?.runNow ?? sweepNow,
+    evaluator: {
+      openBreaches: () => {
+        const c = series.openCounts()
+        return c.warning + c.critical
+      },
+    },
+    async sweepNow() {
+      await ready
+      await pass(true)
+      await redriveOutbox()
+    },
+    async ready() {
+      await ready
+    },
     async stop() {
+      if (timer) clearInterval(timer)
       await triggers.stop()
-      await sweep?.stop()
+      await ready.catch(() => undefined)
       await alerts.close()
+      await ch.close()
       health.remove('sweep')
       health.remove('evaluation')
     },
+  }
+}
+
+async function topicPartitions(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] })
+    const n = meta.topics[0]?.partitions.length ?? 0
+    if (n === 0) throw new Error(`topic ${topic} has no partitions`)
+    return n
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Versions before 0.2 swept on a BullMQ job scheduler; its schedule would keep adding jobs nobody takes. */
+async function removeLegacySweepSchedule(cfg: Config, redis: Redis, log: Logger): Promise<void> {
+  const queue = new Queue('aims-sweep', { connection: redis, prefix: cfg.REDIS_PREFIX })
+  try {
+    if (await queue.removeJobScheduler('kpi-sweep')) {
+      await queue.obliterate({ force: true })
+      log.info('removed the legacy sweep schedule')
+    }
+  } catch (err) {
+    log.warn({ err: errorMessage(err) }, 'could not remove the legacy sweep schedule')
+  } finally {
+    await queue.close()
   }
 }

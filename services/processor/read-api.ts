@@ -34,18 +34,20 @@ interface SeriesRow {
 }
 
 /**
- * The latest value of every KPI series evaluated since `{since}`. The aggregate's alias must not be a
- * column name used in WHERE (ClickHouse would substitute the aggregate there), hence `last_evaluated_at`.
+ * The latest value of every KPI series evaluated since `{since}`, from kpi_current (one row per series
+ * once merged). The aggregate's alias must not be a column name used in WHERE (ClickHouse would
+ * substitute the aggregate there), hence `last_evaluated_at`; nullable values go through a tuple so a
+ * latest NULL stays NULL.
  */
 export const CURRENT_SERIES_SQL = `
 SELECT kpi_id, fingerprint,
        argMax(scope, evaluated_at) AS scope,
-       argMax(value, evaluated_at) AS value,
+       argMax(tuple(value), evaluated_at).1 AS value,
        argMax(status, evaluated_at) AS status,
-       argMax(warning_threshold, evaluated_at) AS warning_threshold,
-       argMax(critical_threshold, evaluated_at) AS critical_threshold,
+       argMax(tuple(warning_threshold), evaluated_at).1 AS warning_threshold,
+       argMax(tuple(critical_threshold), evaluated_at).1 AS critical_threshold,
        max(evaluated_at) AS last_evaluated_at
-FROM kpi_values
+FROM kpi_current
 WHERE evaluated_at >= {since:DateTime64(3)}
 GROUP BY kpi_id, fingerprint
 ORDER BY kpi_id, fingerprint`

@@ -7,40 +7,59 @@ import type { Health } from '../../shared/http/health.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
-import { coalesceScopes } from './dirty-scopes.js'
-import type { KpiEvaluator } from './evaluator.js'
 import type { ProcessorMetrics } from './metrics.js'
+
+/** Where triggers go: the processor's ownership and areas. */
+export interface TriggerRouter {
+  /** The partitions this replica owns after a (re)join of the group. */
+  assigned(partitions: readonly number[]): void
+  /** Evaluates the scopes of one partition's batch at `now`; rejects to be retried. */
+  route(partition: number, scopes: readonly KpiScope[], now: number): Promise<void>
+}
 
 export interface TriggerConsumerDeps {
   cfg: Config
   log: Logger
   kafka: Kafka
   health: Health
-  evaluator: KpiEvaluator
   metrics: ProcessorMetrics
   clock: () => Date
+  router: TriggerRouter
 }
 
 /**
- * Reads aims.kpi-triggers.v1 and evaluates the touched scopes, one round per fetched batch: the scopes
- * of every trigger in the batch are coalesced, so a scope hit by a thousand events is evaluated once.
- * Offsets are committed after the round is stored and its alert jobs are enqueued.
+ * Reads aims.kpi-triggers.v1. Triggers are keyed by owner (an area, or a model), so the partitions a
+ * replica is assigned are exactly the series it owns; the group's assignment is the ownership, and a
+ * rebalance moves it. Each fetched batch of a partition is evaluated as one round (its scopes coalesced),
+ * and its offsets are committed after the round's values, transitions and alert jobs are stored.
  */
 export async function startTriggerConsumer(deps: TriggerConsumerDeps): Promise<{ stop(): Promise<void> }> {
-  const { cfg, log, kafka, health, evaluator, metrics, clock } = deps
+  const { cfg, log, kafka, health, metrics, clock, router } = deps
   const stopping = new AbortController()
-  const consumer: Consumer = kafka.consumer({ groupId: cfg.PROCESSOR_GROUP_ID, maxWaitTimeInMs: 100 })
+  const topic = topicNames(cfg).kpiTriggers
+  const consumer: Consumer = kafka.consumer({
+    groupId: cfg.PROCESSOR_GROUP_ID,
+    maxWaitTimeInMs: 50,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+  })
   health.set('trigger-consumer', false, 'joining group')
-  consumer.on(consumer.events.GROUP_JOIN, () => health.set('trigger-consumer', true))
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    health.set('trigger-consumer', true)
+    const partitions = e.payload.memberAssignment[topic] ?? []
+    log.info({ partitions }, 'trigger partitions assigned')
+    router.assigned(partitions)
+  })
   consumer.on(consumer.events.CRASH, (e) =>
     health.set('trigger-consumer', false, errorMessage(e.payload.error)),
   )
   await consumer.connect()
-  await consumer.subscribe({ topic: topicNames(cfg).kpiTriggers, fromBeginning: true })
+  await consumer.subscribe({ topic, fromBeginning: true })
   await consumer.run({
     autoCommit: true,
     autoCommitThreshold: 1,
     eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: cfg.KAFKA_TOPIC_PARTITIONS,
     eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
       const scopes: KpiScope[] = []
       let oldestProducedAt = Number.POSITIVE_INFINITY
@@ -49,17 +68,17 @@ export async function startTriggerConsumer(deps: TriggerConsumerDeps): Promise<{
         if (!parsed.success) {
           // Only the collector writes this topic; a bad trigger is a bug, not a reason to stop.
           errorsTotal().inc({ stage: 'processor_trigger', error_type: 'invalid_trigger' })
-          log.error({ offset: message.offset }, 'invalid trigger message skipped')
+          log.error({ partition: batch.partition, offset: message.offset }, 'invalid trigger message skipped')
           continue
         }
-        scopes.push(...parsed.data.scopes)
+        for (const s of parsed.data.scopes) scopes.push(s)
         oldestProducedAt = Math.min(oldestProducedAt, Date.parse(parsed.data.producedAt))
       }
       if (scopes.length > 0) {
         for (let attempt = 1; ; attempt++) {
           if (stopping.signal.aborted || !isRunning() || isStale()) return
           try {
-            await evaluator.evaluate({ now: clock(), cause: 'trigger', dirty: coalesceScopes(scopes) })
+            await router.route(batch.partition, scopes, clock().getTime())
             health.set('evaluation', true)
             break
           } catch (err) {

@@ -1,10 +1,11 @@
 import { z } from 'zod'
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
+import { modelEnvironments } from '../../shared/events/model-metrics.js'
 import { parseQuery } from '../../shared/http/query.js'
 import type { HttpServer } from '../../shared/http/server.js'
 import { isIsoStandard, lookupReference, standardTitles } from '../../shared/iso/index.js'
 import { formatNowParam, type KpiDefinition } from '../../shared/kpi/catalog.js'
-import { ORDER_KEY } from '../../shared/kpi/sql.js'
+import { findingState, incidentState, stateMergeSelect } from '../../shared/kpi/entity-state.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import { factVocabulary } from '../../shared/kpi/vocabulary.js'
 import { CURRENT_SERIES_SQL } from './read-api.js'
@@ -12,9 +13,9 @@ import { CURRENT_SERIES_SQL } from './read-api.js'
 /**
  * Read-API views for the review page (and anyone else): the scorecard, accuracy vs bias per model
  * version, notifiable incidents against the 72-hour rule, open nonconformities by standard and clause.
- * KPI-derived views read the latest value of each kpi_values series (what the processor computed);
- * the incident and finding views read the latest state of each entity from the fact tables with the
- * same order key as the KPI SQL, so they are correct with duplicate rows and agree with the KPIs.
+ * KPI-derived views read the latest value of each series (kpi_current: what the processor computed);
+ * the incident and finding views read the entity state tables the KPIs are computed from
+ * (shared/kpi/entity-state.ts), so they agree with the KPIs, lifecycle rules included.
  */
 
 // ----- query parameters (also the OpenAPI parameters) ------------------------------------------------
@@ -27,6 +28,8 @@ export const modelsQuery = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9._:/-]{1,200}$/, 'must be a model id')
     .optional(),
+  /** The environment whose versions are shown; production unless asked. */
+  environment: z.enum(modelEnvironments).default('production'),
 })
 export const incidentsQuery = z.strictObject({
   /** Notified incidents detected in the last `days` days; incidents still on the clock are always listed. */
@@ -46,22 +49,10 @@ export const nonconformitiesQuery = z.strictObject({
 
 /** Notifiable incidents (latest state): those detected since `{since}` and every one not yet notified. */
 export const NOTIFIABLE_INCIDENTS_SQL = `
-SELECT incident_id, severity, status, category, business_unit, detected_at, notified_at, records_affected
-FROM (
-  SELECT incident_id,
-         argMax(notifiable, ${ORDER_KEY}) AS notifiable,
-         argMax(severity, ${ORDER_KEY}) AS severity,
-         argMax(status, ${ORDER_KEY}) AS status,
-         argMax(category, ${ORDER_KEY}) AS category,
-         argMax(business_unit, ${ORDER_KEY}) AS business_unit,
-         argMax(detected_at, ${ORDER_KEY}) AS detected_at,
-         argMaxIf(regulator_notified_at, ${ORDER_KEY}, regulator_notified_at IS NOT NULL) AS notified_at,
-         argMax(records_affected, ${ORDER_KEY}) AS records_affected
-  FROM privacy_incident_events
-  WHERE incident_id IN (SELECT incident_id FROM privacy_incident_events WHERE notifiable)
-  GROUP BY incident_id
-)
-WHERE notifiable AND (detected_at >= {since:DateTime64(3)} OR notified_at IS NULL)
+SELECT incident_id, severity, status, category, business_unit, detected_at,
+       regulator_notified_at AS notified_at, records_affected
+FROM (${stateMergeSelect(incidentState)})
+WHERE notifiable AND (detected_at >= {since:DateTime64(3)} OR regulator_notified_at IS NULL)
 ORDER BY detected_at DESC, incident_id
 LIMIT {limit:UInt32}`
 
@@ -71,20 +62,7 @@ const quote = (values: readonly string[]) => values.map((v) => `'${v}'`).join(',
 export const OPEN_NCS_SQL = `
 SELECT finding_id, standard, clause, kind, status, title, owner, audit_id, raised_at, due_at,
        due_at IS NOT NULL AND due_at < {now:DateTime64(3)} AS overdue
-FROM (
-  SELECT finding_id,
-         argMax(standard, ${ORDER_KEY}) AS standard,
-         argMax(clause, ${ORDER_KEY}) AS clause,
-         argMax(kind, ${ORDER_KEY}) AS kind,
-         argMax(status, ${ORDER_KEY}) AS status,
-         argMax(title, ${ORDER_KEY}) AS title,
-         argMax(owner, ${ORDER_KEY}) AS owner,
-         argMax(audit_id, ${ORDER_KEY}) AS audit_id,
-         argMax(raised_at, ${ORDER_KEY}) AS raised_at,
-         argMaxIf(due_at, ${ORDER_KEY}, due_at IS NOT NULL) AS due_at
-  FROM audit_finding_events
-  GROUP BY finding_id
-)
+FROM (${stateMergeSelect(findingState)})
 WHERE kind IN (${quote([factVocabulary.majorNc, factVocabulary.minorNc])})
   AND status IN (${quote(factVocabulary.findingOpenStatuses)})
   AND ({standard:String} = '' OR standard = {standard:String})
@@ -284,6 +262,7 @@ export function mountViews(http: HttpServer, deps: ViewsDeps): void {
         byId.has(s.kpi_id) &&
         s.scope.model_id &&
         s.scope.model_version &&
+        (s.scope.environment ?? 'production') === q.value.environment &&
         (!q.value.model || s.scope.model_id === q.value.model),
     )
     type Version = {

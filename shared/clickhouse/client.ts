@@ -49,14 +49,25 @@ interface EmbeddedEntry {
   refs: number
   ready: Promise<void>
 }
-// chDB binds one data folder per process: every caller in this process shares one client per folder.
+// chDB binds one data folder per process; within it, each purpose gets its own session (a chDB
+// connection runs one statement at a time) and callers of the same purpose share it.
 const embedded = new Map<string, EmbeddedEntry>()
+
+/**
+ * What a ClickHouse handle is used for. In embedded mode each purpose is its own chDB session on the same
+ * folder, so ingest, evaluation and the read API never queue behind each other's statements; a server
+ * client keeps a pool of connections anyway, so there the purpose only names the client.
+ */
+export type ClickHousePurpose = 'default' | 'ingest' | 'evaluate' | 'read' | 'alerts'
 
 /**
  * The one ClickHouse client factory. `CLICKHOUSE_URL` set: HTTP to that server. Unset: embedded chDB in
  * this process, same client API, same SQL. The database is created if missing.
  */
-export async function createClickHouse(cfg: ClickHouseConfig): Promise<ClickHouse> {
+export async function createClickHouse(
+  cfg: ClickHouseConfig,
+  purpose: ClickHousePurpose = 'default',
+): Promise<ClickHouse> {
   const database = cfg.CLICKHOUSE_DATABASE
   if (cfg.CLICKHOUSE_URL) {
     const url = new URL(cfg.CLICKHOUSE_URL)
@@ -85,11 +96,11 @@ export async function createClickHouse(cfg: ClickHouseConfig): Promise<ClickHous
     })
     return { client, database, mode: 'server', location: url.origin, close: () => client.close() }
   }
-  return openEmbedded(resolve(cfg.CLICKHOUSE_DATA_DIR), database)
+  return openEmbedded(resolve(cfg.CLICKHOUSE_DATA_DIR), database, purpose)
 }
 
-async function openEmbedded(path: string, database: string): Promise<ClickHouse> {
-  const key = `${path}\u0000${database}`
+async function openEmbedded(path: string, database: string, purpose: ClickHousePurpose): Promise<ClickHouse> {
+  const key = `${path}\u0000${database}\u0000${purpose}`
   let entry = embedded.get(key)
   if (!entry) {
     for (const [other] of embedded) {

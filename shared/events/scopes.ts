@@ -136,6 +136,28 @@ export function kpiTriggerJson(scopeKeys: readonly string[], eventTime: string, 
   return `{"scopes":[${scopeKeys.join(',')}],"eventTime":${JSON.stringify(eventTime)},"producedAt":${JSON.stringify(producedAt)}}`
 }
 
+/**
+ * The Kafka key of a trigger carrying this scope: the unit of ownership in the processor. Privacy and audit
+ * KPIs aggregate over every incident / finding, so each area is one key (one owner evaluates its windows
+ * and deadlines); model KPIs never cross models, so each model is its own key and models spread over the
+ * partitions.
+ */
+export function triggerKeyOf(scope: Scope): string {
+  switch (scope.area) {
+    case 'privacy':
+      return 'area:privacy'
+    case 'audit':
+      return 'area:audit'
+    case 'model':
+      return `model:${scope.modelId}`
+  }
+}
+
+/** The trigger key of a scope held as its `scopeKey` JSON (how the collector holds a batch's scopes). */
+export function triggerKeyOfScopeKey(key: string): string {
+  return triggerKeyOf(JSON.parse(key) as Scope)
+}
+
 /** The distinct scopes of many events, first occurrence kept: a batch of 10k updates to one incident → 1. */
 export function distinctScopes(scopes: Iterable<Scope>): Scope[] {
   const byKey = new Map<string, Scope>()

@@ -237,8 +237,9 @@ export function identify(
   kpiId: string,
   scope: Readonly<Record<string, string>>,
   t: Transition,
+  /** The series' fingerprint when the caller has it cached (it is a hash: not free on a hot path). */
+  fp: string = fingerprint(kpiId, scope),
 ): IdentifiedTransition {
-  const fp = fingerprint(kpiId, scope)
   return {
     ...t,
     kpiId,

@@ -1,42 +1,22 @@
 import { z } from 'zod'
+import { modelEnvironments } from '../events/model-metrics.js'
 import { durationSchema } from './duration.js'
-import {
-  AUDIT_SQL,
-  FAIRNESS_SQL,
-  MODEL_METRICS_SQL,
-  NOTIFICATION_CLOCK_SQL,
-  PRIVACY_SQL,
-  selectColumn,
-} from './sql.js'
 
 export { factVocabulary } from './vocabulary.js'
 
 /**
  * The KPI catalog (ISO/IEC 27001 & 42001 clause 9.1 "monitoring and measurement"), as data: what each
- * KPI measures, over which scope and window, the SQL that computes it from the fact tables, its default
- * thresholds and the clauses / Annex A controls it evidences. The processor runs these queries; the
- * config file (`thresholds.ts`) tunes the thresholds; nothing here does I/O.
+ * KPI measures, over which scope and window, its default thresholds and the clauses / Annex A controls
+ * it evidences. How each is computed:
+ * - live, incrementally from the entity state ClickHouse keeps at insert (shared/kpi/engine/*: privacy
+ *   and audit aggregates with exact deadlines, model KPIs per model on each evaluation);
+ * - by reference, from the facts (shared/kpi/sql.ts): the readable definition, used to check the live
+ *   values and to recompute reported figures.
+ * The config file (`thresholds.ts`) tunes the thresholds; nothing here does I/O.
  *
- * SQL contract (checked by `kpiDefinitionSchema` and tests/integration/kpi; the SQL itself is in sql.ts):
- * - Input: only the fact tables of deploy/clickhouse/migrations/0001_facts.sql. No FINAL, no now().
- * - `{now:DateTime64(3)}` is the evaluation time, always passed (`kpiQueryParams`, as a unix-seconds
- *   string: chDB drops the milliseconds of a JS Date parameter); windows and clocks are relative to it,
- *   so tests and replays control time. Facts are not filtered "as of" it.
- * - `filters`: each declares `{<param>:Array(String)}` restricting the result to scopes whose `<label>`
- *   is in the array; an empty array means all. Today: `{model_ids}` on every model KPI (the tables'
- *   sort-key prefix) and `{incident_ids}` on the 72-hour clock. KPIs without filters are aggregates
- *   over their area, always evaluated whole (windowed, or one pass over the findings).
- * - Output of `sql`: one row per scope, the scope label columns (String) then `value
- *   Nullable(Float64)`. NULL = no value (zero denominator, empty window): the breach machine holds
- *   state. Counts report 0 for every label combination ever seen rather than no row, and the 72-hour
- *   clock reads 0 for 30 days once it stops, so breaches resolve through a value; a scope missing from
- *   a complete result no longer exists (`evaluateAbsent` resolves it).
- * - `batch`: KPIs sharing their source are computed by one query (`runKpis`), 5 queries in all.
- * - Correct with duplicate fact rows (ReplacingMergeTree before merge) and out-of-order events: latest
- *   state of an entity = argMax(col, order key) GROUP BY entity id, the order key being (event_time,
- *   cityHash64(event_id)) (see sql.ts); timestamps only some lifecycle events carry = the latest
- *   non-null one (argMaxIf); counts over those per-entity rows; fairness from the LATEST evaluation's
- *   group counts, never summed over duplicates.
+ * Model KPIs are scoped by environment: a staging evaluation is its own series. Alerts are for
+ * production by default (a catalog override disables breaches elsewhere); the config file can enable
+ * another environment with its own thresholds (`overrides: [{ match: { environment: staging }, ... }]`).
  */
 
 export const kpiAreaSchema = z.enum(['privacy', 'model', 'audit'])
@@ -92,23 +72,6 @@ export const kpiDefinitionSchema = z
     window: z.union([durationSchema, z.literal('latest'), z.literal('all')]),
     /** True when the value can change with time alone (clocks, due dates, rolling windows): the sweep. */
     timeDriven: z.boolean(),
-    /** Standalone SQL of this KPI: the scope label columns, then `value`. */
-    sql: z.string().min(1),
-    /**
-     * KPIs with the same batch id are computed together by one query (`batch.sql`, the same for all of
-     * them) returning the scope labels and one column per KPI (`batch.column`); when `scopeSet` is set,
-     * this KPI's rows are those whose `scope_set` column equals it. See `runKpis`.
-     */
-    batch: z
-      .strictObject({
-        id: z.string().min(1),
-        sql: z.string().min(1),
-        column: z.string().min(1),
-        scopeSet: z.string().optional(),
-      })
-      .optional(),
-    /** Scope filters the SQL accepts: `{<param>:Array(String)}` restricts to scopes whose label is listed. */
-    filters: z.array(z.strictObject({ label: labelName, param: labelName })),
     thresholds: z.strictObject({
       op: comparatorSchema,
       warning: thresholdValue,
@@ -127,19 +90,6 @@ export const kpiDefinitionSchema = z
     if ((k.direction === 'lower_is_better') !== lowerOps.includes(k.thresholds.op)) {
       issue(`op ${k.thresholds.op} contradicts direction ${k.direction}`, ['thresholds', 'op'])
     }
-    if (k.timeDriven && !k.sql.includes('{now:DateTime64(3)}')) {
-      issue('a time-driven KPI must take {now:DateTime64(3)}', ['sql'])
-    }
-    if (/\bnow(64)?\s*\(/i.test(k.sql)) issue('SQL must not call now(); use {now:DateTime64(3)}', ['sql'])
-    if (/\bFINAL\b/.test(k.sql)) issue('SQL must not use FINAL', ['sql'])
-    k.filters.forEach((f, i) => {
-      if (!k.scope.includes(f.label)) issue(`filter label ${f.label} is not a scope label`, ['filters', i])
-      if (!k.sql.includes(`{${f.param}:Array(String)}`)) {
-        issue(`SQL must take {${f.param}:Array(String)}`, ['filters', i])
-      }
-    })
-    if (k.batch && !k.batch.sql.includes(k.batch.column))
-      issue('batch SQL lacks the column', ['batch', 'column'])
     k.thresholds.overrides.forEach((o, i) => {
       for (const label of Object.keys(o.match)) {
         if (!k.scope.includes(label))
@@ -170,17 +120,12 @@ const AUDIT_ISO = { iso27001: ['9.1', '9.2', '10.2'], iso42001: ['9.1', '9.2', '
 // ---------------------------------------------------------------------------------------------------
 // The catalog.
 
-const MODEL_SCOPE = ['model_id', 'model_version']
-const FAIRNESS_SCOPE = ['model_id', 'model_version', 'attribute']
-const MODEL_FILTER = [{ label: 'model_id', param: 'model_ids' }]
-
-/** A KPI computed as one column of a batch query: its standalone SQL selects that column (and rows). */
-function batched(id: string, sql: string, scope: string[], column: string, scopeSet?: string) {
-  return {
-    sql: selectColumn(sql, scope, column, scopeSet),
-    batch: scopeSet === undefined ? { id, sql, column } : { id, sql, column, scopeSet },
-  }
-}
+const MODEL_SCOPE = ['model_id', 'environment', 'model_version']
+const FAIRNESS_SCOPE = ['model_id', 'environment', 'model_version', 'attribute']
+/** Model breaches page for production; other environments are tracked, and alert only if configured. */
+const PRODUCTION_ONLY = [
+  { match: { environment: modelEnvironments.filter((e) => e !== 'production') }, enabled: false },
+]
 
 const definitions: KpiDefinition[] = [
   // ----- privacy -----
@@ -195,8 +140,6 @@ const definitions: KpiDefinition[] = [
     scope: ['severity'],
     window: '30d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, ['severity'], 'incidents_opened', 'severity'),
-    filters: [],
     thresholds: {
       op: 'gt',
       warning: null,
@@ -217,8 +160,6 @@ const definitions: KpiDefinition[] = [
     scope: [],
     window: '30d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, [], 'records_affected', ''),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -233,8 +174,6 @@ const definitions: KpiDefinition[] = [
     scope: [],
     window: '90d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, [], 'mttd_hours', ''),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: null, for: '5m', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -249,8 +188,6 @@ const definitions: KpiDefinition[] = [
     scope: [],
     window: '90d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, [], 'mttc_hours', ''),
-    filters: [],
     thresholds: { op: 'gt', warning: 24, critical: 72, for: '5m', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -265,8 +202,6 @@ const definitions: KpiDefinition[] = [
     scope: [],
     window: '90d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, [], 'mttr_hours', ''),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: null, for: '5m', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -281,8 +216,6 @@ const definitions: KpiDefinition[] = [
     scope: [],
     window: '90d',
     timeDriven: true,
-    ...batched('privacy', PRIVACY_SQL, [], 'notified_within_72h_ratio', ''),
-    filters: [],
     thresholds: { op: 'lt', warning: 1, critical: null, for: '0s', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -290,15 +223,13 @@ const definitions: KpiDefinition[] = [
     id: 'privacy.notification_clock_hours',
     title: '72-hour notification clock',
     description:
-      'Per notifiable incident not yet notified to the regulator: hours since detection (warning at 48 h, critical at 72 h). Reads 0 once notified or no longer notifiable, for 30 days after the last event, so open breaches resolve.',
+      'Per notifiable incident not yet notified to the regulator: hours since detection (warning at 48 h, critical at 72 h), sampled exactly at each mark. Reads 0 once notified or no longer notifiable (so an open breach resolves through a value), then the series ends.',
     unit: 'hours',
     direction: 'lower_is_better',
     area: 'privacy',
     scope: ['incident_id'],
     window: 'latest',
     timeDriven: true,
-    sql: NOTIFICATION_CLOCK_SQL,
-    filters: [{ label: 'incident_id', param: 'incident_ids' }],
     thresholds: { op: 'gte', warning: 48, critical: 72, for: '0s', overrides: [] },
     iso: INCIDENT_ISO,
   },
@@ -324,9 +255,7 @@ const definitions: KpiDefinition[] = [
       scope: MODEL_SCOPE,
       window: 'latest',
       timeDriven: false,
-      ...batched('model.metrics', MODEL_METRICS_SQL, MODEL_SCOPE, metric),
-      filters: MODEL_FILTER,
-      thresholds: { op: 'lt', warning, critical, for: '0s', overrides: [] },
+      thresholds: { op: 'lt', warning, critical, for: '0s', overrides: PRODUCTION_ONLY },
       iso: MODEL_PERFORMANCE_ISO,
     }),
   ),
@@ -334,16 +263,14 @@ const definitions: KpiDefinition[] = [
     id: 'model.accuracy_drop_points',
     title: 'Accuracy drop vs. baseline',
     description:
-      "Accuracy points lost against the baseline version (the events' baseline_version, else the model's previous version by first-seen time): (baseline − current) × 100. Negative = improvement.",
+      "Accuracy points lost against the baseline version in the same environment (the evaluations' baseline_version, else the version first seen before this one): (baseline − current) × 100. Negative = improvement.",
     unit: 'points',
     direction: 'lower_is_better',
     area: 'model',
     scope: MODEL_SCOPE,
     window: 'latest',
     timeDriven: false,
-    ...batched('model.metrics', MODEL_METRICS_SQL, MODEL_SCOPE, 'accuracy_drop_points'),
-    filters: MODEL_FILTER,
-    thresholds: { op: 'gt', warning: 5, critical: 10, for: '0s', overrides: [] },
+    thresholds: { op: 'gt', warning: 5, critical: 10, for: '0s', overrides: PRODUCTION_ONLY },
     iso: MODEL_PERFORMANCE_ISO,
   },
   {
@@ -357,9 +284,7 @@ const definitions: KpiDefinition[] = [
     scope: FAIRNESS_SCOPE,
     window: 'latest',
     timeDriven: false,
-    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'demographic_parity_difference'),
-    filters: MODEL_FILTER,
-    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: [] },
+    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: PRODUCTION_ONLY },
     iso: FAIRNESS_ISO,
   },
   {
@@ -373,9 +298,7 @@ const definitions: KpiDefinition[] = [
     scope: FAIRNESS_SCOPE,
     window: 'latest',
     timeDriven: false,
-    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'disparate_impact_ratio'),
-    filters: MODEL_FILTER,
-    thresholds: { op: 'lt', warning: 0.8, critical: 0.6, for: '0s', overrides: [] },
+    thresholds: { op: 'lt', warning: 0.8, critical: 0.6, for: '0s', overrides: PRODUCTION_ONLY },
     iso: FAIRNESS_ISO,
   },
   {
@@ -389,9 +312,7 @@ const definitions: KpiDefinition[] = [
     scope: FAIRNESS_SCOPE,
     window: 'latest',
     timeDriven: false,
-    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'equalized_odds_difference'),
-    filters: MODEL_FILTER,
-    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: [] },
+    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: PRODUCTION_ONLY },
     iso: FAIRNESS_ISO,
   },
   {
@@ -404,9 +325,7 @@ const definitions: KpiDefinition[] = [
     scope: FAIRNESS_SCOPE,
     window: 'latest',
     timeDriven: false,
-    ...batched('model.fairness', FAIRNESS_SQL, FAIRNESS_SCOPE, 'accuracy_gap'),
-    filters: MODEL_FILTER,
-    thresholds: { op: 'gt', warning: 0.05, critical: 0.1, for: '0s', overrides: [] },
+    thresholds: { op: 'gt', warning: 0.05, critical: 0.1, for: '0s', overrides: PRODUCTION_ONLY },
     iso: FAIRNESS_ISO,
   },
 
@@ -414,30 +333,28 @@ const definitions: KpiDefinition[] = [
   {
     id: 'audit.open_major_ncs',
     title: 'Open major nonconformities',
-    description: 'Major nonconformities not yet closed, by standard and clause / Annex A control.',
+    description:
+      'Major nonconformities not yet closed, by standard and clause / Annex A control (a series exists while the count is above zero, and reports 0 once when it drops).',
     unit: 'findings',
     direction: 'lower_is_better',
     area: 'audit',
     scope: ['standard', 'clause'],
     window: 'latest',
     timeDriven: false,
-    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'open_major_ncs', 'standard,clause'),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: 0, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
   {
     id: 'audit.open_minor_ncs',
     title: 'Open minor nonconformities',
-    description: 'Minor nonconformities not yet closed, by standard and clause / Annex A control.',
+    description:
+      'Minor nonconformities not yet closed, by standard and clause / Annex A control (a series exists while the count is above zero, and reports 0 once when it drops).',
     unit: 'findings',
     direction: 'lower_is_better',
     area: 'audit',
     scope: ['standard', 'clause'],
     window: 'latest',
     timeDriven: false,
-    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'open_minor_ncs', 'standard,clause'),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
@@ -452,8 +369,6 @@ const definitions: KpiDefinition[] = [
     scope: ['standard'],
     window: 'latest',
     timeDriven: true,
-    ...batched('audit', AUDIT_SQL, ['standard'], 'overdue_corrective_actions', 'standard'),
-    filters: [],
     thresholds: { op: 'gt', warning: 0, critical: null, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
@@ -468,8 +383,6 @@ const definitions: KpiDefinition[] = [
     scope: ['standard'],
     window: '90d',
     timeDriven: true,
-    ...batched('audit', AUDIT_SQL, ['standard'], 'mean_days_to_close', 'standard'),
-    filters: [],
     thresholds: { op: 'gt', warning: null, critical: null, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
@@ -484,8 +397,6 @@ const definitions: KpiDefinition[] = [
     scope: ['standard'],
     window: '90d',
     timeDriven: true,
-    ...batched('audit', AUDIT_SQL, ['standard'], 'on_time_closure_rate', 'standard'),
-    filters: [],
     thresholds: { op: 'lt', warning: 0.9, critical: 0.75, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
@@ -493,15 +404,13 @@ const definitions: KpiDefinition[] = [
     id: 'audit.repeat_findings',
     title: 'Repeat findings per control',
     description:
-      'Findings raised in the last 365 days that repeat an earlier finding (repeat_of set), by standard and clause / control.',
+      'Findings raised in the last 365 days that repeat an earlier finding (repeat_of given in any of their events), by standard and clause / control; present while above zero.',
     unit: 'findings',
     direction: 'lower_is_better',
     area: 'audit',
     scope: ['standard', 'clause'],
     window: '365d',
     timeDriven: true,
-    ...batched('audit', AUDIT_SQL, ['standard', 'clause'], 'repeat_findings', 'standard,clause'),
-    filters: [],
     thresholds: { op: 'gte', warning: 2, critical: 3, for: '0s', overrides: [] },
     iso: AUDIT_ISO,
   },
@@ -532,18 +441,4 @@ export function formatNowParam(now: Date): string {
   const t = now.getTime()
   if (!Number.isFinite(t) || t < 0) throw new Error(`invalid evaluation time ${String(now)}`)
   return `${Math.floor(t / 1000)}.${String(t % 1000).padStart(3, '0')}`
-}
-
-/**
- * The query parameters of one KPI evaluation. `dirty` restricts to scopes by label value (from a trigger);
- * omitted (a sweep) or without values for a filter label → that filter is empty = all scopes.
- */
-export function kpiQueryParams(
-  kpi: KpiDefinition,
-  now: Date,
-  dirty?: Readonly<Record<string, readonly string[]>>,
-): Record<string, unknown> {
-  const params: Record<string, unknown> = { now: formatNowParam(now) }
-  for (const f of kpi.filters) params[f.param] = [...new Set(dirty?.[f.label] ?? [])]
-  return params
 }

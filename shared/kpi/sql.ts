@@ -1,302 +1,228 @@
+import { isoStandards } from '../iso/index.js'
+import { AUDIT_WINDOWS } from './engine/audit.js'
+import { DAY_MS, HOUR_MS } from './engine/deadlines.js'
+import { PRIVACY_WINDOWS, SEVERITIES } from './engine/privacy.js'
+import {
+  type AsOf,
+  fairnessGroupState,
+  findingState,
+  incidentState,
+  modelVersionState,
+  stateFromFacts,
+} from './entity-state.js'
 import { factVocabulary } from './vocabulary.js'
 
 /**
- * The SQL of the KPI catalog, composed once at module load from a few building blocks. Read the
- * contract in catalog.ts; the choices made for speed (a full sweep over ~10 M fact rows) are:
+ * The reference definition of every KPI, as one query per area over the fact tables: plain SQL an auditor
+ * can read and run, reducing the facts to entity state with the same lifecycle rules as the state tables
+ * (entity-state.ts) and computing each value with exact integer sums and the same final divisions as the
+ * live engine (shared/kpi/engine/*). It is not on the live path: the processor keeps the KPIs
+ * incrementally from the state tables; the tests and the benchmark check that both agree series by series
+ * (value, status), and review-pack verification recomputes figures with it.
  *
- * - Event order. The latest state of an entity is its event with the greatest (event_time, event_id).
- *   argMax over that tuple compares generic tuples (about 9× slower on ClickHouse 26 than a number), so
- *   the order key is one UInt128: event_time in ms in the high 64 bits, cityHash64(event_id) in the low
- *   64 bits. Same order by time; events of one entity with the very same millisecond are ordered by the
- *   hash of their id instead of the id itself: still deterministic, and duplicates (same id) are equal.
- * - Batches. KPIs computed from the same per-entity state share one query returning one column per KPI
- *   (GROUPING SETS when their scopes differ, rows tagged by `scope_set`), so a sweep runs 5 queries for
- *   21 KPIs; each KPI's standalone `sql` selects its rows and column from the batch query (ClickHouse
- *   then drops the other columns' aggregates).
- * - Windows narrow the entities first (`id IN (SELECT id … WHERE ts in window)`), exact because the
- *   event that sets an entity's latest timestamp carries that timestamp.
- * - Model tables are sorted by (model_id, model_version, …): their GROUP BYs follow that prefix.
+ * Every query takes `{now:DateTime64(3)}` (the evaluation time; windows and clocks are relative to it)
+ * and may read the facts as of `now` on one time axis: what had happened by then (event_time) or what was
+ * known then (ingested_at). Output: rows (kpi_id String, scope Map(String, String), value Nullable(Float64)).
+ *
+ * Series present: privacy aggregates (one per severity for incidents opened) and per-standard audit KPIs
+ * always; one clock per notifiable incident not yet notified; model series per (model, environment,
+ * version[, attribute]) ever evaluated; per (standard, clause) NC and repeat counts while non-zero.
  */
 
-/** The evaluation time, pinned to UTC so day arithmetic never depends on the server's time zone. */
-export const NOW = `toDateTime64({now:DateTime64(3)}, 3, 'UTC')`
+export const NOW_MS = `toUnixTimestamp64Milli(toDateTime64({now:DateTime64(3)}, 3, 'UTC'))`
 
-/** Total order of the events of one entity: (event_time, cityHash64(event_id)) as one UInt128. */
-export const ORDER_KEY =
-  'bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 64) + cityHash64(event_id)'
-const K = ORDER_KEY
+const msOf = (col: string) => `toUnixTimestamp64Milli(${col})`
+/** t ∈ (now − width, now], on millisecond integers. */
+const within = (msCol: string, width: number) => `(${msCol} <= __now AND ${msCol} > __now - ${width})`
+const quote = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+const list = (values: readonly string[]) => values.map(quote).join(', ')
+const asOfOn = (axis: 'event_time' | 'ingested_at' | undefined): AsOf =>
+  axis === undefined ? undefined : { axis, param: 'now' }
 
-const ms = (col: string) => `toUnixTimestamp64Milli(${col})`
-const hoursBetween = (from: string, to: string) => `((${ms(to)} - ${ms(from)}) / 3600000)`
-const daysBetween = (from: string, to: string) => `((${ms(to)} - ${ms(from)}) / 86400000)`
-const inWindow = (col: string, days: number) =>
-  `(${col} > ${NOW} - INTERVAL ${days} DAY AND ${col} <= ${NOW})`
-const quoteList = (values: readonly string[]) => values.map((v) => `'${v}'`).join(', ')
-/** `{param:Array(String)}` restricting `col`; an empty array keeps every row. */
-export const filterOn = (param: string, col: string) =>
-  `(empty({${param}:Array(String)}) OR has({${param}:Array(String)}, ${col}))`
+const MAP_TYPE = 'Map(String, String)'
+const row = (kpi: string, scope: string, value: string) =>
+  `(${quote(kpi)}, CAST(${scope}, '${MAP_TYPE}'), CAST(${value} AS Nullable(Float64)))`
+const mean = (sum: string, n: string, unit: number) =>
+  `if(${n} = 0, NULL, toFloat64(${sum}) / ${n} / ${unit})`
 
-const OPEN = `status IN (${quoteList(factVocabulary.findingOpenStatuses)})`
-const MAJOR = `kind = '${factVocabulary.majorNc}'`
-const MINOR = `kind = '${factVocabulary.minorNc}'`
-const DEADLINE_H = factVocabulary.notificationDeadlineHours
+export type Axis = 'event_time' | 'ingested_at'
 
-/**
- * One KPI out of a batch query: its labels and its column as `value`, from the rows of its scope set
- * when the batch returns several (column `scope_set`).
- */
-export function selectColumn(
-  batchSql: string,
-  labels: readonly string[],
-  column: string,
-  scopeSet?: string,
-): string {
-  const cols = [...labels, `${column} AS value`].join(', ')
-  const where = scopeSet === undefined ? '' : `\nWHERE scope_set = '${scopeSet}'`
-  return `SELECT ${cols}\nFROM (\n${batchSql}\n)${where}`
-}
-
-// ----- privacy ---------------------------------------------------------------------------------------
-
-/** Latest state of the privacy incidents whose events satisfy `where`; unused columns cost nothing. */
-function incidentState(where: string): string {
-  return `SELECT
-    incident_id,
-    argMax(severity, ${K}) AS severity,
-    argMax(notifiable, ${K}) AS notifiable,
-    argMax(detected_at, ${K}) AS detected_at,
-    argMaxIf(occurred_at, ${K}, occurred_at IS NOT NULL) AS occurred_at,
-    argMaxIf(contained_at, ${K}, contained_at IS NOT NULL) AS contained_at,
-    argMaxIf(resolved_at, ${K}, resolved_at IS NOT NULL) AS resolved_at,
-    argMaxIf(regulator_notified_at, ${K}, regulator_notified_at IS NOT NULL) AS notified_at,
-    argMax(records_affected, ${K}) AS records_affected,
-    max(event_time) AS last_event_at
-  FROM privacy_incident_events
-  WHERE ${where}
-  GROUP BY incident_id`
-}
-
-/**
- * The privacy KPIs over incidents detected, contained or resolved in the last 90 days, in one pass:
- * rows with scope_set 'severity' (one per severity ever seen):
- * - incidents_opened: incidents detected in the last 30 days with that current severity (0 if none);
- * and one row with scope_set '' (global):
- * - records_affected: sum of the latest records_affected of incidents detected in the last 30 days;
- * - mttd_hours: mean detected − occurred of incidents detected in 90 d (occurrence known);
- * - mttc_hours / mttr_hours: mean contained / resolved − detected of incidents contained / resolved in 90 d;
- * - notified_within_72h_ratio: of the notifiable incidents detected in 90 d whose outcome is known
- *   (notified, or 72 h passed), the share notified within 72 h of detection.
- * An empty window gives NULL (no value), except counts and sums (0).
- */
-export const PRIVACY_SQL = `SELECT u.severity AS severity, u.scope_set AS scope_set,
-  CAST(if(u.scope_set = 'severity', ifNull(a.opened, 0), NULL) AS Nullable(Float64)) AS incidents_opened,
-  CAST(if(u.scope_set = '', ifNull(a.records, 0), NULL) AS Nullable(Float64)) AS records_affected,
-  CAST(a.mttd AS Nullable(Float64)) AS mttd_hours,
-  CAST(a.mttc AS Nullable(Float64)) AS mttc_hours,
-  CAST(a.mttr AS Nullable(Float64)) AS mttr_hours,
-  CAST(a.ratio AS Nullable(Float64)) AS notified_within_72h_ratio
+export function privacyReferenceSql(axis?: Axis): string {
+  const deadline = factVocabulary.notificationDeadlineHours * HOUR_MS
+  const state = stateFromFacts(incidentState, { asOf: asOfOn(axis) })
+  const rows = [
+    ...SEVERITIES.map((s) =>
+      row('privacy.incidents_opened', `map('severity', ${quote(s)})`, `toFloat64(opened_${s})`),
+    ),
+    row('privacy.records_affected', 'map()', 'toFloat64(records)'),
+    row('privacy.mttd_hours', 'map()', mean('mttd_sum', 'mttd_n', HOUR_MS)),
+    row('privacy.mttc_hours', 'map()', mean('mttc_sum', 'mttc_n', HOUR_MS)),
+    row('privacy.mttr_hours', 'map()', mean('mttr_sum', 'mttr_n', HOUR_MS)),
+    row('privacy.notified_within_72h_ratio', 'map()', 'if(decided = 0, NULL, on_time / decided)'),
+  ]
+  return `SELECT r.1 AS kpi_id, r.2 AS scope, r.3 AS value
 FROM (
-  SELECT DISTINCT toString(severity) AS severity, 'severity' AS scope_set FROM privacy_incident_events
-  UNION ALL SELECT '' AS severity, '' AS scope_set
-) AS u
-LEFT JOIN (
   SELECT
-    if(grouping(severity) = 1, '', toString(severity)) AS a_severity,
-    if(grouping(severity) = 1, '', 'severity') AS a_scope_set,
-    countIf(opened_30d) AS opened,
-    sumIf(records_affected, opened_30d) AS records,
-    avgOrNullIf(${hoursBetween('occurred_at', 'detected_at')}, ${inWindow('detected_at', 90)} AND occurred_at IS NOT NULL) AS mttd,
-    avgOrNullIf(${hoursBetween('detected_at', 'contained_at')}, ${inWindow('contained_at', 90)}) AS mttc,
-    avgOrNullIf(${hoursBetween('detected_at', 'resolved_at')}, ${inWindow('resolved_at', 90)}) AS mttr,
-    if(countIf(decided) = 0, NULL,
-      countIf(decided AND notified_at IS NOT NULL AND ${hoursBetween('detected_at', 'notified_at')} <= ${DEADLINE_H}) / countIf(decided)
-    ) AS ratio
+    ${SEVERITIES.map((s) => `countIf(d30 AND severity = ${quote(s)}) AS opened_${s}`).join(',\n    ')},
+    sumIf(records_affected, d30) AS records,
+    sumIf(toInt64(det - occ), d90 AND occ IS NOT NULL) AS mttd_sum, countIf(d90 AND occ IS NOT NULL) AS mttd_n,
+    sumIf(toInt64(cont - det), c90) AS mttc_sum, countIf(c90) AS mttc_n,
+    sumIf(toInt64(res - det), r90) AS mttr_sum, countIf(r90) AS mttr_n,
+    countIf(dec) AS decided,
+    countIf(dec AND noti IS NOT NULL AND noti - det <= ${deadline}) AS on_time
   FROM (
     SELECT *,
-      ${inWindow('detected_at', 30)} AS opened_30d,
-      notifiable AND ${inWindow('detected_at', 90)}
-        AND (notified_at IS NOT NULL OR ${hoursBetween('detected_at', NOW)} >= ${DEADLINE_H}) AS decided
-    FROM (${incidentState(
-      `incident_id IN (SELECT incident_id FROM privacy_incident_events
-        WHERE ${inWindow('detected_at', 90)} OR ${inWindow('contained_at', 90)} OR ${inWindow('resolved_at', 90)})`,
-    )})
-  )
-  GROUP BY GROUPING SETS ((severity), ())
-) AS a ON a.a_severity = u.severity AND a.a_scope_set = u.scope_set
-ORDER BY scope_set, severity`
-
-/**
- * Per notifiable incident: hours since detection while not notified (GDPR Art. 33 clock), else 0.
- * Listed: every incident still on the clock, and those whose clock stopped (notified, or no longer
- * notifiable) for 30 days after their last event, so an open breach gets its resolving value.
- */
-export const NOTIFICATION_CLOCK_SQL = `SELECT incident_id,
-  CAST(if(notifiable AND notified_at IS NULL, greatest(0, ${hoursBetween('detected_at', NOW)}), 0) AS Nullable(Float64)) AS value
-FROM (${incidentState(
-  `incident_id IN (SELECT incident_id FROM privacy_incident_events WHERE notifiable) AND ${filterOn('incident_ids', 'incident_id')}`,
-)})
-WHERE (notifiable AND notified_at IS NULL) OR last_event_at > ${NOW} - INTERVAL 30 DAY
-ORDER BY incident_id`
-
-// ----- model -----------------------------------------------------------------------------------------
-
-const metricOf = (name: string) =>
-  `argMaxIf(toNullable(metrics['${name}']), ${K}, mapContains(metrics, '${name}'))`
-
-/**
- * Per model version: latest reported accuracy, f1, auc (NULL if never reported) and the accuracy drop
- * in points against its baseline: (baseline accuracy − accuracy) × 100. Baseline = the latest non-empty
- * baseline_version of the version's events; if none, the model's version first seen (min event_time,
- * then name) just before this one. No baseline or no accuracy on either side → NULL.
- */
-export const MODEL_METRICS_SQL = `SELECT
-  model_id,
-  r.1 AS model_version,
-  r.2 AS accuracy,
-  r.3 AS f1,
-  r.4 AS auc,
-  CAST(r.5 AS Nullable(Float64)) AS accuracy_drop_points
-FROM (
-  SELECT model_id, vs,
-    arrayMap(i -> if(vs[i].6 != '', indexOf(arrayMap(x -> x.1, vs), vs[i].6), i - 1), arrayEnumerate(vs)) AS b
-  FROM (
-    SELECT model_id,
-      arraySort(x -> (x.2, x.1), groupArray((model_version, first_seen, accuracy, f1, auc, baseline))) AS vs
+      ${within('det', PRIVACY_WINDOWS.opened)} AS d30,
+      ${within('det', PRIVACY_WINDOWS.durations)} AS d90,
+      cont IS NOT NULL AND ${within('cont', PRIVACY_WINDOWS.durations)} AS c90,
+      res IS NOT NULL AND ${within('res', PRIVACY_WINDOWS.durations)} AS r90,
+      notifiable AND d90 AND (noti IS NOT NULL OR __now - det >= ${deadline}) AS dec
     FROM (
-      SELECT
-        model_id,
-        model_version,
-        min(event_time) AS first_seen,
-        ${metricOf('accuracy')} AS accuracy,
-        ${metricOf('f1')} AS f1,
-        ${metricOf('auc')} AS auc,
-        argMaxIf(baseline_version, ${K}, baseline_version != '') AS baseline
-      FROM model_metric_events
-      WHERE ${filterOn('model_ids', 'model_id')}
-      GROUP BY model_id, model_version
+      SELECT severity, notifiable, records_affected, ${NOW_MS} AS __now,
+        ${msOf('detected_at')} AS det, ${msOf('occurred_at')} AS occ, ${msOf('contained_at')} AS cont,
+        ${msOf('resolved_at')} AS res, ${msOf('regulator_notified_at')} AS noti
+      FROM (${state})
     )
-    GROUP BY model_id
+  )
+)
+ARRAY JOIN [
+  ${rows.join(',\n  ')}
+] AS r
+UNION ALL
+SELECT 'privacy.notification_clock_hours' AS kpi_id, CAST(map('incident_id', incident_id), '${MAP_TYPE}') AS scope,
+  CAST(greatest(0, (${NOW_MS} - ${msOf('detected_at')}) / ${HOUR_MS}) AS Nullable(Float64)) AS value
+FROM (${state})
+WHERE notifiable AND regulator_notified_at IS NULL`
+}
+
+export function auditReferenceSql(axis?: Axis): string {
+  const nc = `kind IN (${list([factVocabulary.majorNc, factVocabulary.minorNc])})`
+  const open = `status IN (${list(factVocabulary.findingOpenStatuses)})`
+  const findings = `SELECT standard, clause,
+      ${nc} AS nc, ${open} AS is_open, kind, ${NOW_MS} AS __now,
+      ${msOf('raised_at')} AS raised, ${msOf('due_at')} AS due, ${msOf('closed_at')} AS closed,
+      repeat_of IS NOT NULL AS is_repeat
+    FROM (${stateFromFacts(findingState, { asOf: asOfOn(axis) })})`
+  const perStandard = [
+    row('audit.overdue_corrective_actions', "map('standard', s)", 'toFloat64(overdue)'),
+    row('audit.mean_days_to_close', "map('standard', s)", mean('closed_sum', 'closed_n', DAY_MS)),
+    row(
+      'audit.on_time_closure_rate',
+      "map('standard', s)",
+      'if(on_time_den = 0, NULL, on_time_num / on_time_den)',
+    ),
+  ]
+  const perPair = [
+    row('audit.open_major_ncs', "map('standard', standard, 'clause', clause)", 'toFloat64(major)'),
+    row('audit.open_minor_ncs', "map('standard', standard, 'clause', clause)", 'toFloat64(minor)'),
+    row('audit.repeat_findings', "map('standard', standard, 'clause', clause)", 'toFloat64(repeats)'),
+  ]
+  return `WITH f AS (
+  SELECT *,
+    nc AND NOT is_open AND closed IS NOT NULL AND ${within('closed', AUDIT_WINDOWS.closed)} AS closed90
+  FROM (${findings})
+)
+SELECT r.1 AS kpi_id, r.2 AS scope, r.3 AS value
+FROM (
+  SELECT st.std AS s,
+    countIf(f.nc AND f.is_open AND f.due IS NOT NULL AND f.due < f.__now) AS overdue,
+    sumIf(toInt64(f.closed - f.raised), f.closed90) AS closed_sum, countIf(f.closed90) AS closed_n,
+    countIf(f.closed90 AND f.due IS NOT NULL) AS on_time_den,
+    countIf(f.closed90 AND f.due IS NOT NULL AND f.closed <= f.due) AS on_time_num
+  FROM (SELECT arrayJoin([${list(isoStandards)}]) AS std) AS st
+  LEFT JOIN f ON f.standard = st.std
+  GROUP BY st.std
+)
+ARRAY JOIN [
+  ${perStandard.join(',\n  ')}
+] AS r
+UNION ALL
+SELECT r.1 AS kpi_id, r.2 AS scope, r.3 AS value
+FROM (
+  SELECT standard, clause,
+    countIf(is_open AND kind = ${quote(factVocabulary.majorNc)}) AS major,
+    countIf(is_open AND kind = ${quote(factVocabulary.minorNc)}) AS minor,
+    countIf(is_repeat AND ${within('raised', AUDIT_WINDOWS.repeats)}) AS repeats
+  FROM f
+  GROUP BY standard, clause
+)
+ARRAY JOIN [
+  ${perPair.join(',\n  ')}
+] AS r
+WHERE r.3 > 0`
+}
+
+/**
+ * Per model version and environment: the latest reported accuracy, f1 and auc, and the accuracy drop in
+ * points against its baseline — the version its evaluations name, else the one first seen before it in
+ * the same environment (by first evaluation time, then name). Per attribute: the fairness metrics of the
+ * latest evaluation's groups (Fairlearn definitions; null rules as shared/kpi/fairness.ts).
+ */
+export function modelReferenceSql(axis?: Axis): string {
+  const versions = stateFromFacts(modelVersionState, { asOf: asOfOn(axis) })
+  const groups = stateFromFacts(fairnessGroupState, { asOf: asOfOn(axis) })
+  const scope3 = "map('model_id', model_id, 'environment', environment, 'model_version', r.1)"
+  const scope4 =
+    "map('model_id', model_id, 'environment', environment, 'model_version', model_version, 'attribute', attribute)"
+  return `SELECT r2.1 AS kpi_id, r2.2 AS scope, r2.3 AS value
+FROM (
+  SELECT model_id, environment, vs,
+    arrayMap(i -> if(vs[i].6 IS NOT NULL, indexOf(arrayMap(x -> x.1, vs), assumeNotNull(vs[i].6)), i - 1), arrayEnumerate(vs)) AS b
+  FROM (
+    SELECT model_id, environment,
+      arraySort(x -> (x.2, x.1), groupArray((model_version, first_event_at, accuracy, f1, auc, baseline_version))) AS vs
+    FROM (${versions})
+    GROUP BY model_id, environment
   )
 )
 ARRAY JOIN arrayMap(i -> (
   vs[i].1, vs[i].3, vs[i].4, vs[i].5,
   if(b[i] > 0 AND b[i] != i, (vs[b[i]].3 - vs[i].3) * 100, NULL)
 ), arrayEnumerate(vs)) AS r
-ORDER BY model_id, model_version`
-
-/**
- * Fairness per (model, version, protected attribute) from the group confusion counts of the LATEST
- * evaluation event reporting that attribute (a later evaluation without fairness data does not blank
- * it). Rows are first narrowed to the latest events (cheap), then per group its latest counts and key,
- * then only the groups whose key is the attribute's latest: duplicates are never summed and a group
- * absent from the latest evaluation is left out. Math identical to fairness.ts (null rules included).
- */
-export const FAIRNESS_SQL = `SELECT
-  model_id, model_version, attribute,
-  CAST(if(empty(sel), NULL, arrayMax(sel) - arrayMin(sel)) AS Nullable(Float64)) AS demographic_parity_difference,
-  CAST(if(empty(sel) OR arrayMax(sel) = 0, NULL, arrayMin(sel) / arrayMax(sel)) AS Nullable(Float64)) AS disparate_impact_ratio,
-  CAST(multiIf(
-    empty(tpr) AND empty(fpr), NULL,
-    empty(tpr), arrayMax(fpr) - arrayMin(fpr),
-    empty(fpr), arrayMax(tpr) - arrayMin(tpr),
-    greatest(arrayMax(tpr) - arrayMin(tpr), arrayMax(fpr) - arrayMin(fpr))
-  ) AS Nullable(Float64)) AS equalized_odds_difference,
-  CAST(if(empty(acc), NULL, arrayMax(acc) - arrayMin(acc)) AS Nullable(Float64)) AS accuracy_gap
+ARRAY JOIN [
+  ${row('model.accuracy', scope3, 'r.2')},
+  ${row('model.f1', scope3, 'r.3')},
+  ${row('model.auc', scope3, 'r.4')},
+  ${row('model.accuracy_drop_points', scope3, 'r.5')}
+] AS r2
+UNION ALL
+SELECT r.1 AS kpi_id, r.2 AS scope, r.3 AS value
 FROM (
-  SELECT
-    model_id, model_version, attribute,
-    arrayFilter(c -> c.1 + c.2 + c.3 + c.4 > 0, cs) AS nonempty,
-    arrayMap(c -> (c.1 + c.2) / (c.1 + c.2 + c.3 + c.4), nonempty) AS sel,
-    arrayMap(c -> (c.1 + c.3) / (c.1 + c.2 + c.3 + c.4), nonempty) AS acc,
-    arrayMap(c -> c.1 / (c.1 + c.4), arrayFilter(c -> c.1 + c.4 > 0, cs)) AS tpr,
-    arrayMap(c -> c.2 / (c.2 + c.3), arrayFilter(c -> c.2 + c.3 > 0, cs)) AS fpr
+  SELECT model_id, environment, model_version, attribute,
+    if(empty(sel), NULL, arrayMax(sel) - arrayMin(sel)) AS dpd,
+    if(empty(sel) OR arrayMax(sel) = 0, NULL, arrayMin(sel) / arrayMax(sel)) AS dir,
+    multiIf(
+      empty(tpr) AND empty(fpr), NULL,
+      empty(tpr), arrayMax(fpr) - arrayMin(fpr),
+      empty(fpr), arrayMax(tpr) - arrayMin(tpr),
+      greatest(arrayMax(tpr) - arrayMin(tpr), arrayMax(fpr) - arrayMin(fpr))
+    ) AS eod,
+    if(empty(acc), NULL, arrayMax(acc) - arrayMin(acc)) AS gap
   FROM (
-    SELECT model_id, model_version, attribute,
-      arrayMap(g -> g.2, arrayFilter(g -> g.1 = max(k), groupArray((k, c)))) AS cs
+    SELECT model_id, environment, model_version, attribute,
+      arrayFilter(c -> c.1 + c.2 + c.3 + c.4 > 0, cs) AS nonempty,
+      arrayMap(c -> (c.1 + c.2) / (c.1 + c.2 + c.3 + c.4), nonempty) AS sel,
+      arrayMap(c -> (c.1 + c.3) / (c.1 + c.2 + c.3 + c.4), nonempty) AS acc,
+      arrayMap(c -> c.1 / (c.1 + c.4), arrayFilter(c -> c.1 + c.4 > 0, cs)) AS tpr,
+      arrayMap(c -> c.2 / (c.2 + c.3), arrayFilter(c -> c.2 + c.3 > 0, cs)) AS fpr
     FROM (
-      SELECT model_id, model_version, attribute, group_name,
-        max(${K}) AS k,
-        argMax((tp, fp, tn, fn), ${K}) AS c
-      FROM model_group_counts
-      WHERE ${filterOn('model_ids', 'model_id')}
-        AND event_id IN (
-          SELECT argMax(event_id, ${K})
-          FROM model_group_counts
-          WHERE ${filterOn('model_ids', 'model_id')}
-          GROUP BY model_id, model_version, attribute
-        )
-      GROUP BY model_id, model_version, attribute, group_name
+      SELECT model_id, environment, model_version, attribute,
+        arrayMap(g -> g.2, arrayFilter(g -> g.1 = max(version), groupArray((version, counts)))) AS cs
+      FROM (${groups})
+      GROUP BY model_id, environment, model_version, attribute
     )
-    GROUP BY model_id, model_version, attribute
   )
 )
-ORDER BY model_id, model_version, attribute`
-
-// ----- audit -----------------------------------------------------------------------------------------
-
-/**
- * Latest state of the audit findings whose events satisfy `where`. nc_kind: 1 major NC, 2 minor NC, 0 any
- * other kind (small integers aggregate faster than strings).
- */
-function findingState(where = '1'): string {
-  return `SELECT
-    finding_id,
-    argMax(standard, ${K}) AS standard,
-    argMax(clause, ${K}) AS clause,
-    argMax(multiIf(${MAJOR}, 1, ${MINOR}, 2, 0), ${K}) AS nc_kind,
-    argMax(${OPEN}, ${K}) AS is_open,
-    argMax(raised_at, ${K}) AS raised_at,
-    argMaxIf(due_at, ${K}, due_at IS NOT NULL) AS due_at,
-    argMaxIf(closed_at, ${K}, closed_at IS NOT NULL) AS closed_at,
-    argMax(repeat_of != '', ${K}) AS is_repeat
-  FROM audit_finding_events
-  WHERE ${where}
-  GROUP BY finding_id`
+ARRAY JOIN [
+  ${row('model.demographic_parity_difference', scope4, 'dpd')},
+  ${row('model.disparate_impact_ratio', scope4, 'dir')},
+  ${row('model.equalized_odds_difference', scope4, 'eod')},
+  ${row('model.accuracy_gap', scope4, 'gap')}
+] AS r`
 }
 
-/**
- * The audit KPIs in one pass over the latest state of every finding. Rows with scope_set
- * 'standard,clause', one per (standard, clause) that ever had a nonconformity or a repeat finding:
- * - open_major_ncs / open_minor_ncs: nonconformities whose latest status is open or in progress;
- * - repeat_findings: findings raised in the last 365 days that repeat an earlier one (repeat_of set);
- * rows with scope_set 'standard', one per standard ever seen, over nonconformities (major or minor):
- * - overdue_corrective_actions: open / in progress with due_at < now;
- * - mean_days_to_close: mean closed − raised of those closed in the last 90 days (NULL if none);
- * - on_time_closure_rate: of those closed in 90 d with a due date, the share closed by it (NULL if none).
- * "Closed" = latest status not open, with a closed_at. Counts are 0, never NULL.
- */
-export const AUDIT_SQL = `SELECT u.standard AS standard, u.clause AS clause, u.scope_set AS scope_set,
-  CAST(if(u.scope_set = 'standard,clause', ifNull(a.open_major, 0), NULL) AS Nullable(Float64)) AS open_major_ncs,
-  CAST(if(u.scope_set = 'standard,clause', ifNull(a.open_minor, 0), NULL) AS Nullable(Float64)) AS open_minor_ncs,
-  CAST(if(u.scope_set = 'standard,clause', ifNull(a.repeats, 0), NULL) AS Nullable(Float64)) AS repeat_findings,
-  CAST(if(u.scope_set = 'standard', ifNull(a.overdue, 0), NULL) AS Nullable(Float64)) AS overdue_corrective_actions,
-  CAST(a.mean_days AS Nullable(Float64)) AS mean_days_to_close,
-  CAST(a.on_time AS Nullable(Float64)) AS on_time_closure_rate
-FROM (
-  SELECT DISTINCT toString(standard) AS standard, toString(clause) AS clause, 'standard,clause' AS scope_set
-  FROM audit_finding_events WHERE ${MAJOR} OR ${MINOR} OR repeat_of != ''
-  UNION ALL
-  SELECT DISTINCT toString(standard) AS standard, '' AS clause, 'standard' AS scope_set FROM audit_finding_events
-) AS u
-LEFT JOIN (
-  SELECT
-    toString(standard) AS a_standard,
-    if(grouping(clause) = 1, '', toString(clause)) AS a_clause,
-    if(grouping(clause) = 1, 'standard', 'standard,clause') AS a_scope_set,
-    countIf(is_open AND nc_kind = 1) AS open_major,
-    countIf(is_open AND nc_kind = 2) AS open_minor,
-    countIf(is_repeat AND ${inWindow('raised_at', 365)}) AS repeats,
-    countIf(nc AND is_open AND due_at IS NOT NULL AND due_at < ${NOW}) AS overdue,
-    avgOrNullIf(${daysBetween('raised_at', 'closed_at')}, closed_90d) AS mean_days,
-    if(countIf(closed_90d AND due_at IS NOT NULL) = 0, NULL,
-      countIf(closed_90d AND due_at IS NOT NULL AND closed_at <= due_at) / countIf(closed_90d AND due_at IS NOT NULL)
-    ) AS on_time
-  FROM (
-    SELECT *,
-      nc_kind != 0 AS nc,
-      nc AND NOT is_open AND closed_at IS NOT NULL AND ${inWindow('closed_at', 90)} AS closed_90d
-    FROM (${findingState()})
-  )
-  GROUP BY GROUPING SETS ((standard, clause), (standard))
-) AS a ON a.a_standard = u.standard AND a.a_clause = u.clause AND a.a_scope_set = u.scope_set
-ORDER BY scope_set, standard, clause`
+export const referenceSql = {
+  privacy: privacyReferenceSql,
+  model: modelReferenceSql,
+  audit: auditReferenceSql,
+} as const

@@ -155,8 +155,17 @@
   function scopeParts(scope) {
     const s = scope || {}
     const parts = []
-    const known = new Set(['model_id', 'model_version', 'attribute', 'incident_id', 'standard', 'clause'])
+    const known = new Set([
+      'model_id',
+      'environment',
+      'model_version',
+      'attribute',
+      'incident_id',
+      'standard',
+      'clause',
+    ])
     if (s.model_id) parts.push(s.model_id)
+    if (s.environment && s.environment !== 'production') parts.push(s.environment)
     if (s.model_version) parts.push(s.model_version)
     if (s.attribute) parts.push(`attribute: ${s.attribute}`)
     if (s.incident_id) parts.push(s.incident_id)

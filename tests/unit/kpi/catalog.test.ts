@@ -7,9 +7,9 @@ import {
   KPIS,
   kpiDefinitionSchema,
   kpiIds,
-  kpiQueryParams,
 } from '../../../shared/kpi/catalog.js'
-import { coveredBy, dirtyFromScopes } from '../../../shared/kpi/run.js'
+import { referenceSql } from '../../../shared/kpi/sql.js'
+import { resolveThresholds } from '../../../shared/kpi/thresholds.js'
 
 describe('KPI catalog', () => {
   it('holds the minimum set of the design, each a valid definition', () => {
@@ -78,36 +78,43 @@ describe('KPI catalog', () => {
     expect(getKpi('model.accuracy').timeDriven).toBe(false)
   })
 
-  it('follows the SQL rules: {now}, no now(), no FINAL, declared filters', () => {
-    for (const kpi of KPIS) {
-      expect(kpi.sql).not.toMatch(/\bnow(64)?\s*\(/i)
-      expect(kpi.sql).not.toMatch(/\bFINAL\b/)
-      if (kpi.timeDriven) expect(kpi.sql).toContain('{now:DateTime64(3)}')
-      for (const f of kpi.filters) expect(kpi.sql).toContain(`{${f.param}:Array(String)}`)
-    }
-    for (const kpi of KPIS.filter((k) => k.area === 'model')) {
-      expect(kpi.filters).toEqual([{ label: 'model_id', param: 'model_ids' }])
+  it('has reference queries that take {now}, never call now() or read FINAL, and cover every KPI', () => {
+    for (const [area, build] of Object.entries(referenceSql)) {
+      for (const axis of [undefined, 'event_time', 'ingested_at'] as const) {
+        const sql = build(axis)
+        // Model KPIs do not change with time; as of a time, they read the facts known by then.
+        if (area !== 'model' || axis) expect(sql, area).toContain('{now:DateTime64(3)}')
+        expect(sql, area).not.toMatch(/\bnow(64)?\s*\(/i)
+        expect(sql, area).not.toMatch(/\bFINAL\b/)
+        if (axis) expect(sql, area).toContain(`${axis} <= {now:DateTime64(3)}`)
+      }
+      for (const kpi of KPIS.filter((k) => k.area === area)) expect(build(), kpi.id).toContain(`'${kpi.id}'`)
     }
   })
 
-  it('batches KPIs that share a source: 5 queries for the whole catalog', () => {
-    const queries = new Set(KPIS.map((k) => k.batch?.sql ?? k.sql))
-    expect(queries.size).toBe(5)
-    const byBatch = new Map<string, Set<string>>()
-    for (const k of KPIS) {
-      if (!k.batch) continue
-      byBatch.set(k.batch.id, (byBatch.get(k.batch.id) ?? new Set()).add(k.batch.sql))
-      expect(k.sql).toContain(k.batch.sql)
+  it('scopes model KPIs by environment and pages for production only unless configured', () => {
+    for (const kpi of KPIS.filter((k) => k.area === 'model')) expect(kpi.scope).toContain('environment')
+    const acc = getKpi('model.accuracy')
+    const prod = { model_id: 'm', environment: 'production', model_version: '1' }
+    expect(resolveThresholds(acc, prod).enabled).toBe(true)
+    expect(resolveThresholds(acc, { ...prod, environment: 'staging' }).enabled).toBe(false)
+    const config = {
+      kpis: {
+        'model.accuracy': { overrides: [{ match: { environment: 'staging' }, enabled: true, warning: 0.7 }] },
+      },
     }
-    for (const sqls of byBatch.values()) expect(sqls.size).toBe(1)
+    expect(resolveThresholds(acc, { ...prod, environment: 'staging' }, config)).toMatchObject({
+      enabled: true,
+      warning: 0.7,
+    })
   })
 
   it('rejects an inconsistent definition', () => {
     const good = getKpi('model.accuracy')
     const bad = { ...good, thresholds: { ...good.thresholds, op: 'gt' as const } }
     expect(kpiDefinitionSchema.safeParse(bad).success).toBe(false)
-    const callsNow = { ...good, sql: 'SELECT now() AS value' }
-    expect(kpiDefinitionSchema.safeParse(callsNow).success).toBe(false)
+    const unknownField = { ...good, sql: 'SELECT 1 AS value' }
+    expect(kpiDefinitionSchema.safeParse(unknownField).success).toBe(false)
     const badMatch = {
       ...good,
       thresholds: { ...good.thresholds, overrides: [{ match: { severity: 'x' }, warning: 1 }] },
@@ -123,42 +130,5 @@ describe('query parameters', () => {
     expect(formatNowParam(new Date(1_767_225_600_007))).toBe('1767225600.007')
     expect(() => formatNowParam(new Date(-1))).toThrow()
     expect(() => formatNowParam(new Date(Number.NaN))).toThrow()
-  })
-
-  it('fills every declared filter, empty meaning all', () => {
-    const now = new Date('2026-01-01T00:00:00.000Z')
-    const acc = getKpi('model.accuracy')
-    expect(kpiQueryParams(acc, now)).toEqual({ now: '1767225600.000', model_ids: [] })
-    expect(kpiQueryParams(acc, now, { model_id: ['a', 'b', 'a'] })).toEqual({
-      now: '1767225600.000',
-      model_ids: ['a', 'b'],
-    })
-    expect(kpiQueryParams(getKpi('audit.open_major_ncs'), now, { model_id: ['a'] })).toEqual({
-      now: '1767225600.000',
-    })
-  })
-
-  it('derives dirty scopes from trigger scopes and tells which series an evaluation covered', () => {
-    const { areas, dirty } = dirtyFromScopes([
-      { area: 'model', modelId: 'm1', modelVersion: '2', environment: 'production', businessUnit: '' },
-      { area: 'privacy', incidentId: 'INC-1', businessUnit: '' },
-      {
-        area: 'audit',
-        standard: 'ISO27001',
-        clause: 'A.5.24',
-        auditId: 'A1',
-        findingId: 'F1',
-        businessUnit: '',
-      },
-    ] as Parameters<typeof dirtyFromScopes>[0])
-    expect([...areas].sort()).toEqual(['audit', 'model', 'privacy'])
-    expect(dirty).toEqual({ model_id: ['m1'], incident_id: ['INC-1'] })
-    const acc = getKpi('model.accuracy')
-    expect(coveredBy(acc, { model_id: 'm1', model_version: '1' }, dirty)).toBe(true)
-    expect(coveredBy(acc, { model_id: 'm2', model_version: '1' }, dirty)).toBe(false)
-    expect(coveredBy(acc, { model_id: 'm2', model_version: '1' })).toBe(true)
-    expect(coveredBy(getKpi('audit.open_major_ncs'), { standard: 'ISO27001', clause: 'A.5.1' }, dirty)).toBe(
-      true,
-    )
   })
 })

@@ -1,0 +1,229 @@
+import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import type { KpiDefinition } from '../../shared/kpi/catalog.js'
+import { AuditArea } from '../../shared/kpi/engine/audit.js'
+import { HOUR_MS } from '../../shared/kpi/engine/deadlines.js'
+import { modelSamples } from '../../shared/kpi/engine/model.js'
+import { CLOCK_KPI, PrivacyArea } from '../../shared/kpi/engine/privacy.js'
+import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
+import type { Logger } from '../../shared/logger.js'
+import type { ProcessorMetrics } from './metrics.js'
+import type { SeriesEvaluator } from './series.js'
+import { stateReader } from './state-reader.js'
+
+/**
+ * The three areas as the processor runs them. Each turns what changed (ids named by triggers, or time
+ * passing) into samples for the series evaluator, and runs one operation at a time.
+ * - Privacy and audit: one owner each (the replica owning the area's trigger key), holding the engine's
+ *   incremental aggregates and deadlines, loaded from the state tables when the area is taken over.
+ * - Models: stateless; a trigger recomputes the models it names from their state rows.
+ */
+
+interface AreaDeps {
+  ch: ClickHouse
+  series: SeriesEvaluator
+  kpis: readonly KpiDefinition[]
+  config: AimsConfig | undefined
+  log: Logger
+  metrics: ProcessorMetrics
+}
+
+/** One operation at a time, in order; a failed one does not stop the next. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve()
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn)
+    this.tail = next.catch(() => undefined)
+    return next
+  }
+}
+
+const idsOf = (kpis: readonly KpiDefinition[], area: string) =>
+  new Set(kpis.filter((k) => k.area === area).map((k) => k.id))
+
+export interface TimedArea {
+  readonly name: 'privacy' | 'audit'
+  /** Resolves once the area is loaded and evaluated whole. */
+  readonly ready: Promise<void>
+  onTrigger(ids: readonly string[], now: number): Promise<void>
+  /** Brings the area to `now`: the deadlines that came, then the aggregates. */
+  tick(now: number): Promise<void>
+  nextDeadline(): number | undefined
+  held(): number
+}
+
+export class PrivacyRunner implements TimedArea {
+  readonly name = 'privacy'
+  readonly ready: Promise<void>
+  private readonly engine: PrivacyArea
+  private readonly serial = new Serial()
+  private readonly kpiIds: Set<string>
+
+  constructor(
+    private readonly deps: AreaDeps,
+    now: number,
+  ) {
+    const clock = deps.kpis.find((k) => k.id === CLOCK_KPI)
+    this.kpiIds = idsOf(deps.kpis, 'privacy')
+    this.engine = new PrivacyArea({
+      // The clock is sampled at each of its thresholds in force for the incident (hours → ms offsets).
+      clockMarks: (incidentId) => {
+        if (!clock) return []
+        const th = resolveThresholds(clock, { incident_id: incidentId }, deps.config)
+        if (!th.enabled) return []
+        return [th.warning, th.critical]
+          .filter((h): h is number => h !== null)
+          .map((h) => Math.ceil(h * HOUR_MS))
+      },
+    })
+    this.ready = this.serial.run(() => this.load(now))
+  }
+
+  held(): number {
+    return this.engine.held
+  }
+
+  nextDeadline(): number | undefined {
+    return this.engine.nextDeadline()
+  }
+
+  private async load(now: number): Promise<void> {
+    const started = performance.now()
+    const open = await this.deps.series.loadKpis(this.kpiIds)
+    const watched = [...open.values()]
+      .filter((b) => b.kpiId === CLOCK_KPI)
+      .map((b) => b.scope.incident_id ?? '')
+    const incidents = await stateReader.liveIncidents(this.deps.ch, new Date(now), watched)
+    const watchedSet = new Set(watched)
+    this.engine.watchClocks(incidents.filter((i) => watchedSet.has(i.incidentId)))
+    this.engine.upsert(incidents, now)
+    const samples = [...this.engine.aggregates(now), ...this.engine.clockSamples(now)]
+    await this.deps.series.evaluate(samples, (s) => this.kpiIds.has(s.kpiId))
+    this.deps.metrics.areaLoadSeconds.observe({ area: 'privacy' }, (performance.now() - started) / 1000)
+    this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
+    this.deps.log.info(
+      {
+        area: 'privacy',
+        incidents: incidents.length,
+        held: this.engine.held,
+        ms: Math.round(performance.now() - started),
+      },
+      'area taken over',
+    )
+  }
+
+  onTrigger(ids: readonly string[], now: number): Promise<void> {
+    return this.serial.run(async () => {
+      const incidents = await stateReader.incidents(this.deps.ch, ids)
+      const clocks = this.engine.upsert(incidents, now)
+      await this.deps.series.evaluate([...clocks, ...this.engine.aggregates(now)])
+      this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
+    })
+  }
+
+  tick(now: number): Promise<void> {
+    return this.serial.run(async () => {
+      const due = this.engine.nextDeadline()
+      const marks = this.engine.advanceTo(now)
+      await this.deps.series.evaluate([...marks, ...this.engine.aggregates(now)])
+      if (due !== undefined && due <= now)
+        this.deps.metrics.deadlineLagSeconds.observe(Math.max(0, Date.now() - due) / 1000)
+    })
+  }
+}
+
+export class AuditRunner implements TimedArea {
+  readonly name = 'audit'
+  readonly ready: Promise<void>
+  private readonly engine = new AuditArea()
+  private readonly serial = new Serial()
+  private readonly kpiIds: Set<string>
+
+  constructor(
+    private readonly deps: AreaDeps,
+    now: number,
+  ) {
+    this.kpiIds = idsOf(deps.kpis, 'audit')
+    this.ready = this.serial.run(() => this.load(now))
+  }
+
+  held(): number {
+    return this.engine.held
+  }
+
+  nextDeadline(): number | undefined {
+    return this.engine.nextDeadline()
+  }
+
+  private async load(now: number): Promise<void> {
+    const started = performance.now()
+    await this.deps.series.loadKpis(this.kpiIds)
+    const findings = await stateReader.liveFindings(this.deps.ch, new Date(now))
+    this.engine.upsert(findings, now)
+    await this.deps.series.evaluate(this.engine.samples(now, true), (s) => this.kpiIds.has(s.kpiId))
+    this.deps.metrics.areaLoadSeconds.observe({ area: 'audit' }, (performance.now() - started) / 1000)
+    this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
+    this.deps.log.info(
+      { area: 'audit', findings: findings.length, ms: Math.round(performance.now() - started) },
+      'area taken over',
+    )
+  }
+
+  onTrigger(ids: readonly string[], now: number): Promise<void> {
+    return this.serial.run(async () => {
+      const findings = await stateReader.findings(this.deps.ch, ids)
+      this.engine.upsert(findings, now)
+      await this.deps.series.evaluate(this.engine.samples(now))
+      this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
+    })
+  }
+
+  tick(now: number): Promise<void> {
+    return this.serial.run(async () => {
+      const due = this.engine.nextDeadline()
+      this.engine.advanceTo(now)
+      await this.deps.series.evaluate(this.engine.samples(now))
+      if (due !== undefined && due <= now)
+        this.deps.metrics.deadlineLagSeconds.observe(Math.max(0, Date.now() - due) / 1000)
+    })
+  }
+}
+
+export class ModelRunner {
+  private readonly serial = new Serial()
+  private readonly kpiIds: Set<string>
+
+  constructor(private readonly deps: AreaDeps) {
+    this.kpiIds = idsOf(deps.kpis, 'model')
+  }
+
+  /** Recomputes these models: every series of theirs, and their breaches that no longer have a series. */
+  onTrigger(modelIds: readonly string[], now: number): Promise<void> {
+    return this.serial.run(async () => {
+      const { versions, groups } = await stateReader.models(this.deps.ch, modelIds)
+      const wanted = new Set(modelIds)
+      await this.deps.series.evaluate(
+        modelSamples(versions, groups, now),
+        (s) => this.kpiIds.has(s.kpiId) && wanted.has(s.scope.model_id ?? ''),
+      )
+    })
+  }
+
+  /** Every model this replica owns, from state (a start-up, or a configuration change). */
+  evaluateAll(owns: (modelId: string) => boolean, now: number): Promise<number> {
+    return this.serial.run(async () => {
+      const started = performance.now()
+      await this.deps.series.loadKpis(this.kpiIds)
+      const all = await stateReader.models(this.deps.ch, undefined)
+      const versions = all.versions.filter((v) => owns(v.modelId))
+      const groups = all.groups.filter((g) => owns(g.modelId))
+      const samples: Sample[] = modelSamples(versions, groups, now)
+      await this.deps.series.evaluate(
+        samples,
+        (s) => this.kpiIds.has(s.kpiId) && owns(s.scope.model_id ?? ''),
+      )
+      this.deps.metrics.areaLoadSeconds.observe({ area: 'model' }, (performance.now() - started) / 1000)
+      return samples.length
+    })
+  }
+}

@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto'
+import type { AlertJob } from '../../shared/alerts/alert-job.js'
+import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
+import {
+  type BreachState,
+  classify,
+  evaluate,
+  evaluateAbsent,
+  type IdentifiedTransition,
+  identify,
+  type KpiValueRow,
+  OK,
+  type Transition,
+  toAlertJob,
+  toClickHouseTime,
+  toTransitionRow,
+} from '../../shared/kpi/breach-state.js'
+import type { KpiDefinition } from '../../shared/kpi/catalog.js'
+import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { type AimsConfig, type EffectiveThresholds, resolveThresholds } from '../../shared/kpi/thresholds.js'
+import type { Logger } from '../../shared/logger.js'
+import type { BreachStore, OpenBreach } from './breach-store.js'
+import type { ProcessorMetrics } from './metrics.js'
+
+/**
+ * Samples → breach lifecycle, kpi_values and alert jobs, for the series this replica owns.
+ *
+ * Per series it keeps, in memory: the fingerprint and thresholds (computed once: a hash and a config
+ * resolution are the costly part of a sample), the breach state, and the last value written. A sample
+ * whose value and status are unchanged and whose series is healthy costs a map lookup.
+ *
+ * Breaches are shared state (BreachStore): the local state of a firing series mirrors the store, and a
+ * transition is committed by compare-and-set. A replica that loses the race adopts the store's breach
+ * and re-evaluates, so N replicas record exactly the transitions one would. Pending (`for`) is local:
+ * after a hand-over its clock starts again (a later page, never a duplicate).
+ */
+
+/** Aggregate series are rewritten this often even when steady, so a trend always has a recent point. */
+export const KPI_VALUE_HEARTBEAT_MS = 10 * 60_000
+
+interface Series {
+  kpi: KpiDefinition
+  scope: Record<string, string>
+  fp: string
+  th: EffectiveThresholds
+  /** Entity-less series (aggregates) get heartbeat rows. */
+  aggregate: boolean
+  state: BreachState
+  /** Whether `state` is known to mirror the store (false until loaded). */
+  synced: boolean
+  lastValue: number | null
+  written?: { value: number | null; status: string; at: number }
+}
+
+export interface SeriesDeps {
+  ch: ClickHouse
+  store: BreachStore
+  kpis: readonly KpiDefinition[]
+  config: AimsConfig | undefined
+  baseUrl: string
+  enqueue: (job: AlertJob) => Promise<unknown>
+  log: Logger
+  metrics: ProcessorMetrics
+}
+
+const ENTITY_LABELS = new Set(['incident_id', 'model_id', 'finding_id', 'clause'])
+
+export function fingerprintOf(kpiId: string, scope: Readonly<Record<string, string>>): string {
+  const labels = Object.keys(scope)
+    .sort()
+    .map((k) => [k, scope[k]])
+  return createHash('sha256')
+    .update(JSON.stringify([kpiId, labels]))
+    .digest('hex')
+    .slice(0, 32)
+}
+
+function toOpenBreach(s: Series): OpenBreach | undefined {
+  return s.state.status === 'firing'
+    ? { kpiId: s.kpi.id, scope: s.scope, startedAt: s.state.startedAt.getTime(), severity: s.state.severity }
+    : undefined
+}
+
+function fromOpenBreach(b: OpenBreach | undefined, current: BreachState): BreachState {
+  if (b === undefined) return current.status === 'firing' ? OK : current
+  if (
+    current.status === 'firing' &&
+    current.startedAt.getTime() === b.startedAt &&
+    current.severity === b.severity
+  )
+    return current
+  return { status: 'firing', startedAt: new Date(b.startedAt), severity: b.severity, current: b.severity }
+}
+
+const VALUE_COLUMNS: (keyof KpiValueRow)[] = [
+  'evaluated_at',
+  'kpi_id',
+  'fingerprint',
+  'scope',
+  'value',
+  'status',
+  'warning_threshold',
+  'critical_threshold',
+]
+
+/** Which series an evaluation covered whole. */
+export type CompleteScope = (series: { kpiId: string; scope: Readonly<Record<string, string>> }) => boolean
+
+export interface EvaluationResult {
+  transitions: IdentifiedTransition[]
+  written: number
+}
+
+export class SeriesEvaluator {
+  private readonly series = new Map<string, Series>()
+  private readonly byId: Map<string, KpiDefinition>
+  /** KPIs whose every open breach has been loaded from the store: an unknown series of them is ok. */
+  private readonly loadedKpis = new Set<string>()
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor(private readonly deps: SeriesDeps) {
+    this.byId = new Map(deps.kpis.map((k) => [k.id, k]))
+  }
+
+  /** Firing breaches held by this replica, by severity. */
+  openCounts(): { warning: number; critical: number } {
+    const out = { warning: 0, critical: 0 }
+    for (const s of this.series.values()) if (s.state.status === 'firing') out[s.state.severity]++
+    return out
+  }
+
+  /** Series tracked in memory. */
+  get size(): number {
+    return this.series.size
+  }
+
+  /** Drops everything learnt from the store (ownership moved: another replica may have changed it). */
+  forget(kpiIds?: ReadonlySet<string>): void {
+    for (const s of this.series.values()) {
+      if (kpiIds === undefined || kpiIds.has(s.kpi.id)) {
+        s.synced = false
+        s.state = OK
+      }
+    }
+    if (kpiIds === undefined) this.loadedKpis.clear()
+    else for (const id of kpiIds) this.loadedKpis.delete(id)
+  }
+
+  /** Loads every open breach of these KPIs from the store (an area taken over). */
+  async loadKpis(kpiIds: ReadonlySet<string>): Promise<Map<string, OpenBreach>> {
+    const open = await this.deps.store.openFor(kpiIds)
+    for (const [fp, b] of open) {
+      const s = this.seriesFor(b.kpiId, b.scope, fp)
+      if (s) {
+        s.state = fromOpenBreach(b, s.state)
+        s.synced = true
+      }
+    }
+    for (const id of kpiIds) this.loadedKpis.add(id)
+    return open
+  }
+
+  /**
+   * Evaluates samples (in time order per series). `complete`: the samples cover every series it accepts,
+   * so a breach of such a series missing from the samples is gone and resolves. One call at a time.
+   */
+  evaluate(samples: readonly Sample[], complete?: CompleteScope): Promise<EvaluationResult> {
+    const run = this.queue.then(() => this.run(samples, complete))
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** Pending series whose `for` has run out by `now`: evaluated again with their last value. */
+  duePending(now: number): Sample[] {
+    const out: Sample[] = []
+    for (const s of this.series.values()) {
+      if (s.state.status === 'pending' && s.state.since.getTime() + s.th.forMs <= now) {
+        out.push({
+          kpiId: s.kpi.id,
+          scope: s.scope,
+          value: s.lastValue,
+          at: s.state.since.getTime() + s.th.forMs,
+        })
+      } else if (
+        s.state.status === 'firing' &&
+        s.state.criticalSince &&
+        s.state.criticalSince.getTime() + s.th.forMs <= now
+      ) {
+        out.push({
+          kpiId: s.kpi.id,
+          scope: s.scope,
+          value: s.lastValue,
+          at: s.state.criticalSince.getTime() + s.th.forMs,
+        })
+      }
+    }
+    return out
+  }
+
+  /** The earliest time a pending series may fire. */
+  nextPending(): number | undefined {
+    let next: number | undefined
+    for (const s of this.series.values()) {
+      const at =
+        s.state.status === 'pending'
+          ? s.state.since.getTime() + s.th.forMs
+          : s.state.status === 'firing' && s.state.criticalSince
+            ? s.state.criticalSince.getTime() + s.th.forMs
+            : undefined
+      if (at !== undefined && (next === undefined || at < next)) next = at
+    }
+    return next
+  }
+
+  private seriesFor(kpiId: string, scope: Record<string, string>, fp?: string): Series | undefined {
+    const kpi = this.byId.get(kpiId)
+    if (!kpi) return undefined
+    const key = fp ?? seriesKey(kpi, scope)
+    let s = this.series.get(key)
+    if (!s) {
+      const fingerprint = fp ?? fingerprintOf(kpiId, scope)
+      s = this.series.get(fingerprint)
+      if (!s) {
+        s = {
+          kpi,
+          scope,
+          fp: fingerprint,
+          th: resolveThresholds(kpi, scope, this.deps.config),
+          aggregate: !kpi.scope.some((l) => ENTITY_LABELS.has(l)),
+          state: OK,
+          synced: false,
+          lastValue: null,
+        }
+        this.series.set(fingerprint, s)
+      }
+      if (fp === undefined) this.aliases.set(key, s)
+    }
+    return s
+  }
+
+  /** seriesKey → series, so a sample finds its series without hashing. */
+  private readonly aliases = new Map<string, Series>()
+
+  private lookup(sample: Sample): Series | undefined {
+    const kpi = this.byId.get(sample.kpiId)
+    if (!kpi) return undefined
+    const key = seriesKey(kpi, sample.scope)
+    return this.aliases.get(key) ?? this.seriesFor(sample.kpiId, sample.scope)
+  }
+
+  private async run(samples: readonly Sample[], complete?: CompleteScope): Promise<EvaluationResult> {
+    const { metrics } = this.deps
+    const touched: Series[] = []
+    const seen = new Set<Series>()
+    for (const sample of samples) {
+      const s = this.lookup(sample)
+      if (!s) continue
+      if (!seen.has(s)) {
+        seen.add(s)
+        touched.push(s)
+      }
+    }
+    // Breach states of series never seen against the store: fetched in one round trip.
+    const unsynced = touched.filter((s) => !s.synced && !this.loadedKpis.has(s.kpi.id))
+    if (unsynced.length > 0) {
+      const stored = await this.deps.store.get(unsynced.map((s) => s.fp))
+      for (const s of unsynced) {
+        s.state = fromOpenBreach(stored.get(s.fp), s.state)
+        s.synced = true
+      }
+    }
+    for (const s of touched) if (this.loadedKpis.has(s.kpi.id)) s.synced = true
+    // What the store holds for each series before this batch: the expected value of its first CAS.
+    const before = new Map<Series, OpenBreach | undefined>()
+    for (const s of touched) before.set(s, toOpenBreach(s))
+
+    const rows: KpiValueRow[] = []
+    const pendingTransitions = new Map<Series, { t: Transition; sample: Sample }[]>()
+    const apply = (s: Series, result: ReturnType<typeof evaluate>, sample: Sample) => {
+      if (result.transitions.length > 0) {
+        const list = pendingTransitions.get(s) ?? []
+        for (const t of result.transitions) list.push({ t, sample })
+        pendingTransitions.set(s, list)
+      }
+      s.state = result.next
+    }
+    for (const sample of samples) {
+      const s = this.lookup(sample)
+      if (!s) continue
+      s.lastValue = sample.value
+      apply(s, evaluate(s.state, { value: sample.value, at: new Date(sample.at) }, s.th), sample)
+      const status = classify(sample.value, s.th)
+      const w = s.written
+      if (
+        !w ||
+        w.value !== sample.value ||
+        w.status !== status ||
+        (s.aggregate && sample.at - w.at >= KPI_VALUE_HEARTBEAT_MS)
+      ) {
+        rows.push(valueRow(s, sample, status))
+        s.written = { value: sample.value, status, at: sample.at }
+      }
+    }
+    metrics.samples.inc(samples.length)
+    if (complete) {
+      const at = samples.reduce((m, x) => Math.max(m, x.at), 0) || Date.now()
+      for (const s of this.series.values()) {
+        if (seen.has(s) || s.state.status === 'ok' || !complete({ kpiId: s.kpi.id, scope: s.scope })) continue
+        before.set(s, toOpenBreach(s))
+        apply(s, evaluateAbsent(s.state, new Date(at), s.th), {
+          kpiId: s.kpi.id,
+          scope: s.scope,
+          value: null,
+          at,
+        })
+      }
+    }
+
+    const committed = await this.commit(pendingTransitions, before)
+    await this.store(rows, committed)
+    for (const s of this.series.values()) {
+      // Healthy series with nothing to remember cost nothing but their cached identity.
+      if (s.state.status === 'ok' && !s.aggregate && s.written?.status === 'ok') s.lastValue = null
+    }
+    this.updateGauges()
+    return { transitions: committed, written: rows.length }
+  }
+
+  /** CAS each series' transitions in order; a lost race adopts the store's breach and re-evaluates once. */
+  private async commit(
+    pending: Map<Series, { t: Transition; sample: Sample }[]>,
+    before: Map<Series, OpenBreach | undefined>,
+  ): Promise<IdentifiedTransition[]> {
+    const out: IdentifiedTransition[] = []
+    await Promise.all(
+      [...pending].map(async ([s, list]) => {
+        let expected = before.get(s)
+        for (const { t } of list) {
+          const next = openAfter(s, t)
+          const identified = identify(s.kpi.id, s.scope, t, s.fp)
+          const job = toAlertJob(s.kpi, identified, this.deps.baseUrl)
+          const result = await this.deps.store.transition(s.fp, expected, next, {
+            row: toTransitionRow(identified),
+            job,
+            recordedAt: Date.now(),
+          })
+          if (result.ok) {
+            out.push(identified)
+            expected = next
+            continue
+          }
+          // Another replica moved this series first: its breach is ours now; judge the latest value again.
+          this.deps.metrics.casConflicts.inc()
+          const adopted = fromOpenBreach(result.current, OK)
+          const last = list[list.length - 1]!.sample
+          const retry = evaluate(adopted, { value: last.value, at: new Date(last.at) }, s.th)
+          s.state = retry.next
+          for (const t2 of retry.transitions) {
+            const id2 = identify(s.kpi.id, s.scope, t2, s.fp)
+            const r2 = await this.deps.store.transition(s.fp, result.current, openAfter(s, t2), {
+              row: toTransitionRow(id2),
+              job: toAlertJob(s.kpi, id2, this.deps.baseUrl),
+              recordedAt: Date.now(),
+            })
+            if (r2.ok) out.push(id2)
+            else s.state = fromOpenBreach(r2.current, OK)
+          }
+          return
+        }
+      }),
+    )
+    return out
+  }
+
+  private async store(rows: KpiValueRow[], transitions: IdentifiedTransition[]): Promise<void> {
+    const { ch, metrics, store } = this.deps
+    const writes: Promise<unknown>[] = []
+    if (rows.length > 0) {
+      const tsv = new TabSeparatedRows<KpiValueRow>(VALUE_COLUMNS)
+      for (const r of rows) tsv.push(r)
+      writes.push(insertTabSeparated(ch.client, 'kpi_values', tsv))
+    }
+    if (transitions.length > 0) {
+      writes.push(
+        ch.client.insert({
+          table: 'breach_transitions',
+          values: transitions.map(toTransitionRow),
+          format: 'JSONEachRow',
+        }),
+      )
+    }
+    await Promise.all(writes)
+    // Enqueued once the rows are stored: the alert links point at them. The outbox covers a crash here.
+    await Promise.all(
+      transitions.map(async (t) => {
+        metrics.transitions.inc({ kpi: t.kpiId, transition: t.kind })
+        await this.deps.enqueue(toAlertJob(this.byId.get(t.kpiId)!, t, this.deps.baseUrl))
+        await store.done(t.transitionId)
+      }),
+    )
+  }
+
+  private updateGauges(): void {
+    const counts = this.openCounts()
+    this.deps.metrics.openBreaches.set({ severity: 'warning' }, counts.warning)
+    this.deps.metrics.openBreaches.set({ severity: 'critical' }, counts.critical)
+  }
+}
+
+function seriesKey(kpi: KpiDefinition, scope: Readonly<Record<string, string>>): string {
+  let key = kpi.id
+  for (const label of kpi.scope) key += `\u0001${scope[label] ?? ''}`
+  return key
+}
+
+function openAfter(s: Series, t: Transition): OpenBreach | undefined {
+  if (t.kind === 'resolved') return undefined
+  return { kpiId: s.kpi.id, scope: s.scope, startedAt: t.startedAt.getTime(), severity: t.severity }
+}
+
+function valueRow(s: Series, sample: Sample, status: string): KpiValueRow {
+  return {
+    evaluated_at: toClickHouseTime(new Date(sample.at)),
+    kpi_id: s.kpi.id,
+    fingerprint: s.fp,
+    scope: s.scope,
+    value: sample.value,
+    status: status as KpiValueRow['status'],
+    warning_threshold: s.th.enabled ? s.th.warning : null,
+    critical_threshold: s.th.enabled ? s.th.critical : null,
+  }
+}

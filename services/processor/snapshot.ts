@@ -1,0 +1,31 @@
+import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import { AuditArea } from '../../shared/kpi/engine/audit.js'
+import { modelSamples } from '../../shared/kpi/engine/model.js'
+import { PrivacyArea } from '../../shared/kpi/engine/privacy.js'
+import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { stateReader } from './state-reader.js'
+
+/**
+ * Every KPI series at `now`, computed the way the processor computes them (the state tables read by its
+ * own queries, the incremental engines loaded at `now`), without breach handling or writes. What a cold
+ * replica evaluates when it takes over everything; the benchmark and the equivalence tests compare it
+ * with the reference queries over the facts (shared/kpi/sql.ts).
+ */
+export async function snapshotFromState(ch: ClickHouse, now: Date): Promise<Sample[]> {
+  const at = now.getTime()
+  const [incidents, findings, models] = await Promise.all([
+    stateReader.liveIncidents(ch, now, []),
+    stateReader.liveFindings(ch, now),
+    stateReader.models(ch, undefined),
+  ])
+  const privacy = new PrivacyArea({ clockMarks: () => [] })
+  privacy.upsert(incidents, at)
+  const audit = new AuditArea()
+  audit.upsert(findings, at)
+  return [
+    ...privacy.aggregates(at),
+    ...privacy.clockSamples(at),
+    ...audit.samples(at, true),
+    ...modelSamples(models.versions, models.groups, at),
+  ]
+}

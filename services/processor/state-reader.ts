@@ -1,0 +1,163 @@
+import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
+import { formatNowParam } from '../../shared/kpi/catalog.js'
+import { AUDIT_WINDOWS, type FindingFacts } from '../../shared/kpi/engine/audit.js'
+import type { FairnessGroupFacts, ModelVersionFacts } from '../../shared/kpi/engine/model.js'
+import { versionKey } from '../../shared/kpi/engine/model.js'
+import { type IncidentFacts, PRIVACY_WINDOWS } from '../../shared/kpi/engine/privacy.js'
+import {
+  fairnessGroupState,
+  findingState,
+  incidentState,
+  modelVersionState,
+  stateMergeSelect,
+} from '../../shared/kpi/entity-state.js'
+import { factVocabulary } from '../../shared/kpi/vocabulary.js'
+
+/**
+ * Reads entity state back from the state tables ClickHouse keeps at insert (shared/kpi/entity-state.ts):
+ * by id for what a trigger names (primary-key lookups), or everything that can contribute at `now` when
+ * an area is taken over. Never the fact tables.
+ */
+
+const time = (v: unknown): number | null => (v === null || v === undefined ? null : Date.parse(String(v)))
+const mustTime = (v: unknown): number => {
+  const t = time(v)
+  if (t === null || Number.isNaN(t)) throw new Error(`state row without a time: ${String(v)}`)
+  return t
+}
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+const NOW = `toUnixTimestamp64Milli(toDateTime64({now:DateTime64(3)}, 3, 'UTC'))`
+const ms = (col: string) => `toUnixTimestamp64Milli(${col})`
+
+type Row = Record<string, unknown>
+
+function toIncident(r: Row): IncidentFacts {
+  return {
+    incidentId: String(r.incident_id),
+    severity: String(r.severity),
+    notifiable: r.notifiable === true || r.notifiable === 1 || r.notifiable === 'true',
+    detectedAt: mustTime(r.detected_at),
+    occurredAt: time(r.occurred_at),
+    containedAt: time(r.contained_at),
+    resolvedAt: time(r.resolved_at),
+    notifiedAt: time(r.regulator_notified_at),
+    recordsAffected: BigInt(String(r.records_affected ?? 0)),
+  }
+}
+
+function toFinding(r: Row): FindingFacts {
+  return {
+    findingId: String(r.finding_id),
+    standard: String(r.standard),
+    clause: String(r.clause),
+    kind: String(r.kind),
+    status: String(r.status),
+    raisedAt: mustTime(r.raised_at),
+    dueAt: time(r.due_at),
+    closedAt: time(r.closed_at),
+    repeatOf: r.repeat_of === null || r.repeat_of === undefined ? null : String(r.repeat_of),
+  }
+}
+
+function toVersion(r: Row): ModelVersionFacts {
+  return {
+    modelId: String(r.model_id),
+    environment: String(r.environment),
+    modelVersion: String(r.model_version),
+    firstSeen: mustTime(r.first_event_at),
+    accuracy: num(r.accuracy),
+    f1: num(r.f1),
+    auc: num(r.auc),
+    baseline:
+      r.baseline_version === null || r.baseline_version === undefined ? null : String(r.baseline_version),
+  }
+}
+
+function toGroup(r: Row): FairnessGroupFacts {
+  const counts = r.counts as [unknown, unknown, unknown, unknown]
+  return {
+    modelId: String(r.model_id),
+    environment: String(r.environment),
+    modelVersion: String(r.model_version),
+    attribute: String(r.attribute),
+    group: String(r.group_name),
+    version: versionKey(r.version as [string, string, string]),
+    tp: Number(counts[0]),
+    fp: Number(counts[1]),
+    tn: Number(counts[2]),
+    fn: Number(counts[3]),
+  }
+}
+
+const INCIDENTS_BY_ID = stateMergeSelect(incidentState, { where: 'incident_id IN {ids:Array(String)}' })
+const FINDINGS_BY_ID = stateMergeSelect(findingState, { where: 'finding_id IN {ids:Array(String)}' })
+const VERSIONS_BY_MODEL = stateMergeSelect(modelVersionState, { where: 'model_id IN {ids:Array(String)}' })
+const GROUPS_BY_MODEL = stateMergeSelect(fairnessGroupState, { where: 'model_id IN {ids:Array(String)}' })
+
+/** Incidents that contribute at `now` or later without an event, plus `ids` whatever their state. */
+const INCIDENTS_LIVE = stateMergeSelect(incidentState, {
+  having: `${ms('detected_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
+    OR ${ms('contained_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
+    OR ${ms('resolved_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
+    OR (notifiable AND regulator_notified_at IS NULL)
+    OR has({ids:Array(String)}, incident_id)`,
+})
+
+const NC = `kind IN ('${factVocabulary.majorNc}', '${factVocabulary.minorNc}')`
+const FINDINGS_LIVE = stateMergeSelect(findingState, {
+  having: `(${NC} AND status IN (${factVocabulary.findingOpenStatuses.map((s) => `'${s}'`).join(', ')}))
+    OR (${NC} AND ${ms('closed_at')} > ${NOW} - ${AUDIT_WINDOWS.closed})
+    OR (repeat_of IS NOT NULL AND ${ms('raised_at')} > ${NOW} - ${AUDIT_WINDOWS.repeats})`,
+})
+
+/** Ids per query: a trigger batch names at most a few thousand; keep each request small. */
+const CHUNK = 5_000
+
+async function byIds<T>(
+  ch: ClickHouse,
+  sql: string,
+  ids: readonly string[],
+  map: (r: Row) => T,
+): Promise<T[]> {
+  const out: T[] = []
+  const unique = [...new Set(ids)]
+  for (let i = 0; i < unique.length; i += CHUNK) {
+    const rows = await queryRows<Row>(ch, sql, { ids: unique.slice(i, i + CHUNK) })
+    for (const r of rows) out.push(map(r))
+  }
+  return out
+}
+
+export const stateReader = {
+  incidents: (ch: ClickHouse, ids: readonly string[]) => byIds(ch, INCIDENTS_BY_ID, ids, toIncident),
+  findings: (ch: ClickHouse, ids: readonly string[]) => byIds(ch, FINDINGS_BY_ID, ids, toFinding),
+
+  async liveIncidents(ch: ClickHouse, now: Date, alsoIds: readonly string[]): Promise<IncidentFacts[]> {
+    const rows = await queryRows<Row>(ch, INCIDENTS_LIVE, { now: formatNowParam(now), ids: [...alsoIds] })
+    return rows.map(toIncident)
+  },
+
+  async liveFindings(ch: ClickHouse, now: Date): Promise<FindingFacts[]> {
+    const rows = await queryRows<Row>(ch, FINDINGS_LIVE, { now: formatNowParam(now) })
+    return rows.map(toFinding)
+  },
+
+  /** Every version and fairness group of these models (all of them when `ids` is undefined). */
+  async models(
+    ch: ClickHouse,
+    ids: readonly string[] | undefined,
+  ): Promise<{ versions: ModelVersionFacts[]; groups: FairnessGroupFacts[] }> {
+    if (ids === undefined) {
+      const [versions, groups] = await Promise.all([
+        queryRows<Row>(ch, stateMergeSelect(modelVersionState)),
+        queryRows<Row>(ch, stateMergeSelect(fairnessGroupState)),
+      ])
+      return { versions: versions.map(toVersion), groups: groups.map(toGroup) }
+    }
+    const [versions, groups] = await Promise.all([
+      byIds(ch, VERSIONS_BY_MODEL, ids, toVersion),
+      byIds(ch, GROUPS_BY_MODEL, ids, toGroup),
+    ])
+    return { versions, groups }
+  },
+}
