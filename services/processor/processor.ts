@@ -54,7 +54,7 @@ export const TICK_MS = 200
 /** Outbox entries older than this are written again (their writer crashed or failed). */
 const OUTBOX_GRACE_MS = 30_000
 /** Series read as current however old their latest value: they are written when they change. */
-const CURRENT_FOREVER_MS = 100 * 365 * 24 * 3600_000
+const CURRENT_FOREVER_MS = 50 * 365 * 24 * 3600_000
 
 /**
  * Triggers and time → KPI values, breach transitions and alert jobs; plus the read API.

@@ -40,8 +40,8 @@ export async function startTriggerConsumer(deps: TriggerConsumerDeps): Promise<{
   const consumer: Consumer = kafka.consumer({
     groupId: cfg.PROCESSOR_GROUP_ID,
     maxWaitTimeInMs: 50,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: cfg.PROCESSOR_SESSION_TIMEOUT_MS,
+    heartbeatInterval: Math.min(3_000, Math.floor(cfg.PROCESSOR_SESSION_TIMEOUT_MS / 3)),
   })
   health.set('trigger-consumer', false, 'joining group')
   consumer.on(consumer.events.GROUP_JOIN, (e) => {

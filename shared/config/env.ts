@@ -97,8 +97,22 @@ export const envSchema = z
 
     /** Consumer group of the processor. Default aims-processor. */
     PROCESSOR_GROUP_ID: z.string().min(1).default('aims-processor'),
-    /** Interval of the sweep that re-evaluates time-driven KPIs, in ms. Default 60000. */
+    /**
+     * Interval of the processor's sweep, in ms: heartbeat values of aggregate KPIs, re-delivery of
+     * recorded transitions whose writes failed. Deadlines do not wait for it (they fire from the timer
+     * index within a tick). Default 60000.
+     */
     SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+    /**
+     * How long a silent processor replica keeps its trigger partitions (and the series they carry) before
+     * the group hands them to another, in ms: the failover time after a crash. At least 6000 (the
+     * broker's minimum). Default 30000.
+     */
+    PROCESSOR_SESSION_TIMEOUT_MS: z.coerce
+      .number()
+      .int('must be an integer')
+      .min(6000, 'must be >= 6000 (the broker rejects shorter sessions)')
+      .default(30_000),
     /** Thresholds, routing and sinks (YAML or JSON). Unset: catalog defaults, console sink only. */
     AIMS_CONFIG_FILE: z.string().min(1).optional(),
 

@@ -49,6 +49,7 @@ export function incidentEvent(o: {
   notifiable: boolean
   severity?: 'low' | 'medium' | 'high' | 'critical'
   containedAt?: string
+  resolvedAt?: string
   regulatorNotifiedAt?: string
 }) {
   return {
@@ -68,6 +69,7 @@ export function incidentEvent(o: {
       dataSubjectsAffected: 40,
       controls: ['ISO27001:A.5.24'],
       ...(o.containedAt ? { containedAt: o.containedAt } : {}),
+      ...(o.resolvedAt ? { resolvedAt: o.resolvedAt } : {}),
       ...(o.regulatorNotifiedAt ? { regulatorNotifiedAt: o.regulatorNotifiedAt } : {}),
     },
   }

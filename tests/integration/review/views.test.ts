@@ -12,6 +12,7 @@ import { createRedis } from '../../../shared/redis/client.js'
 import { findingEvent, incidentEvent, modelMetricsEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import { count, openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import { settled } from '../../helpers/settled.js'
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
 type Json = any
@@ -209,6 +210,7 @@ describe('review page: views API and static routes', () => {
       ])
       return m >= 2 && i >= 6 && f >= 4 ? true : undefined
     })
+    await settled(stack)
     await processor.sweepNow()
   })
 
