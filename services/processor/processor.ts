@@ -46,13 +46,17 @@ export interface Processor {
   sweepNow(): Promise<void>
   /** Resolves once the areas this replica owns are loaded. */
   ready(): Promise<void>
+  /** The latest take-over: from the assignment to every owned area and model evaluated whole. */
+  lastTakeover(): { ms: number; partitions: number } | undefined
   stop(): Promise<void>
 }
 
 /** How often the deadline index is checked: a deadline is evaluated within this (plus the work) of its time. */
 export const TICK_MS = 200
-/** Outbox entries older than this are written again (their writer crashed or failed). */
+/** Outbox entries older than this are written again (their writer crashed or failed)... */
 const OUTBOX_GRACE_MS = 30_000
+/** ...looked for this often, by every replica. */
+const OUTBOX_INTERVAL_MS = 10_000
 /** Series read as current however old their latest value: they are written when they change. */
 const CURRENT_FOREVER_MS = 50 * 365 * 24 * 3600_000
 
@@ -102,6 +106,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   let areas: TimedArea[] = []
   let assignments = 0
   let ready: Promise<unknown> = Promise.resolve()
+  let takeover: { ms: number; partitions: number } | undefined
 
   const router: TriggerRouter = {
     assigned(partitions) {
@@ -120,10 +125,17 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       // The first assignment of this process evaluates every model it owns: thresholds or the catalog may
       // have changed while it was down. Later ones take over from a replica that kept them current.
       if (assignments++ === 0) loads.push(models.evaluateAll((id) => owns(`model:${id}`), now))
-      ready = Promise.all(loads).catch((err) => {
-        health.set('evaluation', false, errorMessage(err))
-        log.error({ err: errorMessage(err) }, 'taking over the assigned partitions failed')
-      })
+      const started = performance.now()
+      ready = Promise.all(loads).then(
+        () => {
+          takeover = { ms: performance.now() - started, partitions: owned.size }
+          log.info({ partitions: [...owned], ms: Math.round(takeover.ms) }, 'trigger partitions taken over')
+        },
+        (err) => {
+          health.set('evaluation', false, errorMessage(err))
+          log.error({ err: errorMessage(err) }, 'taking over the assigned partitions failed')
+        },
+      )
     },
     async route(_partition, scopes, now) {
       const incidents: string[] = []
@@ -179,6 +191,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   }
 
   let lastSweep = 0
+  let lastOutbox = Date.now()
   let ticking = false
   const tick = async () => {
     if (ticking) return
@@ -188,9 +201,12 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       const sweep = Date.now() - lastSweep >= cfg.SWEEP_INTERVAL_MS
       const started = performance.now()
       await pass(sweep)
+      if (Date.now() - lastOutbox >= OUTBOX_INTERVAL_MS) {
+        lastOutbox = Date.now()
+        await redriveOutbox()
+      }
       if (sweep) {
         lastSweep = Date.now()
-        await redriveOutbox()
         metrics.sweepSeconds.observe((performance.now() - started) / 1000)
         metrics.lastSweep.set(Date.now() / 1000)
         health.set('sweep', true)
@@ -223,6 +239,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     async ready() {
       await ready
     },
+    lastTakeover: () => takeover,
     async stop() {
       if (timer) clearInterval(timer)
       await triggers.stop()

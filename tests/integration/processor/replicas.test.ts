@@ -159,7 +159,8 @@ async function run(replicas: number, kill: boolean): Promise<RunResult> {
   const cfg = testConfig({
     CLICKHOUSE_URL: server.url,
     PROCESSOR_SESSION_TIMEOUT_MS: '6000',
-    SWEEP_INTERVAL_MS: '2000',
+    // No periodic pass re-evaluates everything behind the replicas' backs: triggers and deadlines only.
+    SWEEP_INTERVAL_MS: '3600000',
   })
   const stack = await openStack(cfg)
   const env = configEnv(cfg)
@@ -183,8 +184,10 @@ async function run(replicas: number, kill: boolean): Promise<RunResult> {
       await produce(stack.kafka, topics.auditFindings, phase.findings)
     }
     if (kill) {
-      // Half of phase 1, then one replica dies without a word; the rest of phase 1 while its partitions
-      // are still assigned to it (the group notices after the session timeout).
+      // Half of phase 1, evaluated by both replicas (each opens the breaches of the series it owns); then
+      // one replica dies without a word and the rest of the input arrives: events for series it owned
+      // wait for the group to notice (the session timeout), then go to the survivor, which must resolve
+      // and escalate breaches the dead replica opened.
       const half = (xs: { key: string; value: string }[], first: boolean) =>
         first ? xs.slice(0, xs.length / 2) : xs.slice(xs.length / 2)
       await send({
@@ -192,7 +195,7 @@ async function run(replicas: number, kill: boolean): Promise<RunResult> {
         incidents: half(input.phase1.incidents, true),
         findings: half(input.phase1.findings, true),
       })
-      // Both replicas own trigger partitions, so series change owner when one dies.
+      await settled(stack, 180_000)
       expect(await ownedPartitions(cfg, stack)).toEqual([true, true])
       processors[0]!.child.kill('SIGKILL')
       await processors[0]!.exited
