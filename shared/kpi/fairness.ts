@@ -23,14 +23,9 @@
  * mirror of the catalog's SQL until the evaluator moves there.
  */
 
-export interface GroupCounts {
-  /** Group name within the protected attribute, e.g. "female". */
-  group: string
-  tp: number
-  fp: number
-  tn: number
-  fn: number
-}
+import type { ConfusionCounts } from './fairness/rates.js'
+
+export type GroupCounts = ConfusionCounts
 
 export function groupSize(c: GroupCounts): number {
   return c.tp + c.fp + c.tn + c.fn

@@ -1,5 +1,4 @@
 import { UserInputError } from '../../errors.js'
-import type { GroupCounts } from '../fairness.js'
 import { fromCounts, type Rational } from './exact.js'
 import { wilsonInterval } from './intervals.js'
 
@@ -12,7 +11,14 @@ import { wilsonInterval } from './intervals.js'
  */
 
 /** Full confusion counts of one group (labels known); the same shape as the model-metrics event. */
-export type ConfusionCounts = GroupCounts
+export interface ConfusionCounts {
+  /** Group name within the protected attribute, e.g. "female". */
+  group: string
+  tp: number
+  fp: number
+  tn: number
+  fn: number
+}
 
 /** Prediction-only counts of one group: `selected` predicted positive out of `total`. */
 export interface PredictionCounts {
