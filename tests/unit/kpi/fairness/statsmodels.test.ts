@@ -103,8 +103,9 @@ describe('intervals against statsmodels', () => {
   const cases = randomCases(400, 20_240_601)
   const { version, results } = runStatsmodels(cases)
 
-  it('runs the Debian bookworm statsmodels these checks were written against', () => {
-    expect(version).toMatch(/^0\.13\./)
+  it('runs a statsmodels that has these methods (0.12+; Debian bookworm ships 0.13.5)', () => {
+    const [major = 0, minor = 0] = version.split('.').map(Number)
+    expect(major > 0 || minor >= 12, `statsmodels ${version}`).toBe(true)
     expect(results).toHaveLength(cases.length)
   })
 
