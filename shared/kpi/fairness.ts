@@ -17,16 +17,15 @@
  *
  * Arithmetic: integer sums, one IEEE-754 division per rate, then max − min or min / max; ClickHouse
  * performs the same operations on Float64 so both sides agree bit for bit (counts below 2^53).
+ *
+ * Superseded by `./fairness/` (the full parity set, intervals, exact thresholds, "not estimable"),
+ * whose spread forms give these very numbers wherever they are estimable; this file stays as the
+ * mirror of the catalog's SQL until the evaluator moves there.
  */
 
-export interface GroupCounts {
-  /** Group name within the protected attribute, e.g. "female". */
-  group: string
-  tp: number
-  fp: number
-  tn: number
-  fn: number
-}
+import type { ConfusionCounts } from './fairness/rates.js'
+
+export type GroupCounts = ConfusionCounts
 
 export function groupSize(c: GroupCounts): number {
   return c.tp + c.fp + c.tn + c.fn
