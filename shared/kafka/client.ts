@@ -195,6 +195,10 @@ const NETWORK_ERRORS = new Set([
   'EAI_AGAIN',
   'ETIMEDOUT',
 ])
+const CLOSED_IN_HANDSHAKE =
+  'the listener closed the connection during the TLS handshake (is it a TLS listener?)'
+const CLOSED_AFTER_HANDSHAKE =
+  'the broker closed the connection after the handshake (is a client certificate required?)'
 const refused = (reason: string): TlsProbeOutcome => ({ kind: 'refused', reason })
 
 type TlsProbeOutcome = { kind: 'ok' } | { kind: 'refused'; reason: string } | { kind: 'unreachable' }
@@ -232,17 +236,14 @@ export function tlsProbe(broker: string, ssl: ConnectionOptions): Promise<TlsPro
     })
     socket.once('data', () => done({ kind: 'ok' }))
     socket.once('error', (err: NodeJS.ErrnoException) => {
-      if (connected || handshaken || !NETWORK_ERRORS.has(err.code ?? ''))
+      if (connected && !handshaken && err.code === 'ECONNRESET') done(refused(CLOSED_IN_HANDSHAKE))
+      else if (connected || handshaken || !NETWORK_ERRORS.has(err.code ?? ''))
         done(refused(tlsReason(err.message)))
       else done({ kind: 'unreachable' })
     })
     socket.once('close', () => {
-      if (handshaken)
-        done(
-          refused('the broker closed the connection after the handshake (is a client certificate required?)'),
-        )
-      else if (connected)
-        done(refused('the listener closed the connection during the handshake (is it a TLS listener?)'))
+      if (handshaken) done(refused(CLOSED_AFTER_HANDSHAKE))
+      else if (connected) done(refused(CLOSED_IN_HANDSHAKE))
       else done({ kind: 'unreachable' })
     })
   })
