@@ -21,8 +21,9 @@
  * and access model (any user name is accepted; an optional password is checked).
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
+import https from 'node:https'
 import { createRequire } from 'node:module'
 import type { AddressInfo, Socket } from 'node:net'
 import { hostname } from 'node:os'
@@ -41,6 +42,11 @@ export interface LocalClickHouseServerOptions {
   password?: string
   /** Largest request body accepted, after decompression. Default 256 MiB. */
   maxRequestBytes?: number
+  /**
+   * Serve HTTPS with this PEM certificate and key (paths); with `ca`, clients must also present a
+   * certificate signed by it (mutual TLS). Default plain HTTP.
+   */
+  tls?: { cert: string; key: string; ca?: string }
   log?: Logger
 }
 
@@ -1130,7 +1136,7 @@ export async function startLocalClickHouseServer(
     }
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++
     res.once('close', () => {
       inFlight--
@@ -1140,7 +1146,18 @@ export async function startLocalClickHouseServer(
       log?.error({ err }, 'request handler crashed')
       res.destroy()
     })
-  })
+  }
+  const tls = opts.tls
+  const server = tls
+    ? https.createServer(
+        {
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+          ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
+    : http.createServer(onRequest)
   // Mirrors the server's own keep-alive so the client's idle-socket TTL (2.5 s) stays below it.
   server.keepAliveTimeout = 10_000
   // Long queries are legitimate; only the time to send request headers is bounded.
@@ -1165,7 +1182,7 @@ export async function startLocalClickHouseServer(
     throw err
   }
   const port = (server.address() as AddressInfo).port
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
   log?.debug({ url, dataDir, version: engine.version }, 'local ClickHouse listening')
 
   let stopped: Promise<void> | undefined
