@@ -181,8 +181,10 @@ export function saslFailure(err: unknown, access: Pick<AccessContext, 'brokers' 
     return undefined
   const e = err as { broker?: unknown }
   const broker = typeof e.broker === 'string' ? e.broker : access.brokers.join(',')
+  // The broker's reason (bad credentials, mechanism not enabled) never carries the password.
+  const reason = errorMessage(err).replace(/^SASL [\w ]+ authentication failed: /, '')
   return new KafkaAccessError(
-    `Kafka: SASL authentication failed for user "${access.username ?? ''}" at broker ${broker} (${(access.mechanism ?? 'SASL').toUpperCase()}); check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD / KAFKA_SASL_PASSWORD_FILE`,
+    `Kafka: SASL authentication failed for user "${access.username ?? ''}" at broker ${broker} (${(access.mechanism ?? 'SASL').toUpperCase()}): ${reason}; check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD / KAFKA_SASL_PASSWORD_FILE`,
     ['KAFKA_SASL_PASSWORD: refused by the broker'],
   )
 }

@@ -210,7 +210,7 @@ describe('client options from the factories', () => {
       mechanism: 'scram-sha-256',
     })
     expect(explained?.message).toMatch(
-      /^Kafka: SASL authentication failed for user "aims" at broker kafka-1:9093 \(SCRAM-SHA-256\)/,
+      /^Kafka: SASL authentication failed for user "aims" at broker kafka-1:9093 \(SCRAM-SHA-256\): invalid credentials;/,
     )
     expect(
       saslFailure(new Error('Connection timeout'), { brokers: [], username: 'x', mechanism: 'plain' }),
