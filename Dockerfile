@@ -20,6 +20,7 @@ COPY shared ./shared
 COPY services ./services
 COPY deploy/clickhouse ./deploy/clickhouse
 COPY deploy/kafka ./deploy/kafka
+COPY deploy/tls ./deploy/tls
 RUN npx tsc -p tsconfig.build.json
 
 # ---- production dependencies only -------------------------------------------------------------------

@@ -23,8 +23,9 @@
  * and access model (any user name is accepted; an optional password is checked).
  */
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import http from 'node:http'
+import https from 'node:https'
 import { createRequire } from 'node:module'
 import type { AddressInfo, Socket } from 'node:net'
 import { hostname } from 'node:os'
@@ -45,6 +46,11 @@ export interface LocalClickHouseServerOptions {
   maxRequestBytes?: number
   /** chDB sessions serving requests concurrently. Default 4. */
   sessions?: number
+  /**
+   * Serve HTTPS with this PEM certificate and key (paths); with `ca`, clients must also present a
+   * certificate signed by it (mutual TLS). Default plain HTTP.
+   */
+  tls?: { cert: string; key: string; ca?: string }
   log?: Logger
 }
 
@@ -1188,7 +1194,7 @@ export async function startLocalClickHouseServer(
     }
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     inFlight++
     res.once('close', () => {
       inFlight--
@@ -1198,7 +1204,18 @@ export async function startLocalClickHouseServer(
       log?.error({ err }, 'request handler crashed')
       res.destroy()
     })
-  })
+  }
+  const tls = opts.tls
+  const server = tls
+    ? https.createServer(
+        {
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+          ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+        },
+        onRequest,
+      )
+    : http.createServer(onRequest)
   // Mirrors the server's own keep-alive so the client's idle-socket TTL (2.5 s) stays below it.
   server.keepAliveTimeout = 10_000
   // Long queries are legitimate; only the time to send request headers is bounded.
@@ -1223,7 +1240,7 @@ export async function startLocalClickHouseServer(
     throw err
   }
   const port = (server.address() as AddressInfo).port
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+  const url = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`
   log?.debug({ url, dataDir, version: engine.version }, 'local ClickHouse listening')
 
   let stopped: Promise<void> | undefined

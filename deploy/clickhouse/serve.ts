@@ -1,7 +1,8 @@
 /**
  * Runs the local ClickHouse server in its own process:
  *
- *   tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N] [--stop-on-stdin-close]
+ *   tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N]
+ *                                  [--stop-on-stdin-close] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]
  *
  * The first line on stdout is `CLICKHOUSE_URL=http://host:port`, printed once the server answers; logs
  * come after it. SIGTERM or SIGINT closes chDB cleanly and exits 0, so killing and restarting this process
@@ -17,7 +18,7 @@ import { startLocalClickHouseServer } from './local-server.js'
 process.env.TZ ??= 'UTC'
 
 const usage =
-  'usage: tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N] [--stop-on-stdin-close]'
+  'usage: tsx deploy/clickhouse/serve.ts --data-dir DIR [--port N] [--host H] [--password P] [--sessions N] [--stop-on-stdin-close] [--tls-cert FILE --tls-key FILE [--tls-ca FILE]]'
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n${usage}\n`)
@@ -34,6 +35,10 @@ function parseCli() {
       password: { type: 'string' },
       // Concurrent chDB sessions; a real server answers many queries at once, so does this one.
       sessions: { type: 'string' },
+      // HTTPS with this PEM certificate and key; --tls-ca also requires client certificates signed by it.
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'tls-ca': { type: 'string' },
       // A parent that spawns this server holds its stdin; when the parent dies, however abruptly, stdin
       // closes and the server goes too, instead of holding the data folder's lock as an orphan.
       'stop-on-stdin-close': { type: 'boolean', default: false },
@@ -53,6 +58,10 @@ if (args.help) {
 }
 const dataDir = args['data-dir'] ?? fail('--data-dir is required')
 const port = args.port === undefined ? 0 : Number(args.port)
+const tlsCert = args['tls-cert']
+const tlsKey = args['tls-key']
+if ((tlsCert === undefined) !== (tlsKey === undefined)) fail('--tls-cert and --tls-key go together')
+if (args['tls-ca'] !== undefined && tlsCert === undefined) fail('--tls-ca needs --tls-cert and --tls-key')
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535 (got ${args.port})`)
 const sessions = args.sessions === undefined ? 4 : Number(args.sessions)
 if (!Number.isInteger(sessions) || sessions < 1 || sessions > 64)
@@ -70,6 +79,9 @@ try {
     sessions,
     ...(args.host === undefined ? {} : { host: args.host }),
     ...(args.password === undefined ? {} : { password: args.password }),
+    ...(tlsCert && tlsKey
+      ? { tls: { cert: tlsCert, key: tlsKey, ...(args['tls-ca'] ? { ca: args['tls-ca'] } : {}) } }
+      : {}),
     log,
   })
 } catch (err) {

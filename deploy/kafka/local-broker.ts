@@ -1,17 +1,34 @@
 import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process'
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { access, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { type AddressInfo, connect, createServer, type Server } from 'node:net'
 import { join, resolve as resolvePath } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { Kafka, logLevel } from 'kafkajs'
+import { type Kafka, logLevel } from 'kafkajs'
+import { loadConfig } from '../../shared/config/env.js'
+import { createKafka } from '../../shared/kafka/client.js'
+import { createLogger } from '../../shared/logger.js'
+import {
+  checkSaslSslOptions,
+  checkScramUsersUnchanged,
+  type ListenerProperties,
+  NO_SASL_SSL,
+  type SaslSslOptions,
+  saslSslProperties,
+  scramFormatArgs,
+} from './sasl-ssl.js'
+
+export type { BrokerUser, SaslSslOptions, ScramMechanism, ScramUser } from './sasl-ssl.js'
 
 export type Log = (msg: string) => void
 
 export interface LocalKafka {
+  /** The PLAINTEXT listener on loopback. */
   brokers: string[]
+  /** The SASL_SSL listener, when the broker was started with one. */
+  saslSslBrokers?: string[]
   pid: number
   /** Settles when the JVM has exited, whether through stop() or on its own. */
   exited: Promise<void>
@@ -24,6 +41,8 @@ export interface StartLocalKafkaOptions {
   port?: number
   heapMb?: number
   log?: Log
+  /** Adds a SASL_SSL listener next to the PLAINTEXT one (which stays, on loopback). Default none. */
+  saslSsl?: SaslSslOptions
 }
 
 const HERE = fileURLToPath(new URL('.', import.meta.url))
@@ -109,6 +128,7 @@ async function isResolved(libsDir: string, marker: string): Promise<boolean> {
 export async function startLocalKafka(opts: StartLocalKafkaOptions): Promise<LocalKafka> {
   const startedAt = Date.now()
   const log = opts.log ?? defaultLog
+  if (opts.saslSsl) checkSaslSslOptions(opts.saslSsl)
   const libsDir = await resolveKafkaJars({ log })
   // Absolute, because the JVM runs inside the data dir and would resolve relative paths from there.
   const paths = brokerPaths(resolvePath(opts.dataDir))
@@ -116,8 +136,9 @@ export async function startLocalKafka(opts: StartLocalKafkaOptions): Promise<Loc
   const release = await claimDataDir(paths.dataDir)
   try {
     const kafka = await bootBroker(libsDir, paths, opts, log, release)
+    const secure = kafka.saslSslBrokers ? `, SASL_SSL at ${kafka.saslSslBrokers[0]}` : ''
     log(
-      `Kafka ${await kafkaVersion()} ready at ${kafka.brokers[0]} in ${Date.now() - startedAt} ms (pid ${kafka.pid})`,
+      `Kafka ${await kafkaVersion()} ready at ${kafka.brokers[0]}${secure} in ${Date.now() - startedAt} ms (pid ${kafka.pid})`,
     )
     return kafka
   } catch (error) {
@@ -137,8 +158,13 @@ async function bootBroker(
   // set is static (controller.quorum.voters), not stored in the metadata log.
   const ports = await freePorts()
   const brokerPort = opts.port || ports.broker
-  await writeProperties(paths, brokerPort, ports.controller)
-  await formatStorageOnce(libsDir, paths, log)
+  const saslSslPort = opts.saslSsl ? opts.saslSsl.port || ports.saslSsl : undefined
+  const listeners =
+    opts.saslSsl && saslSslPort
+      ? await saslSslProperties(opts.saslSsl, HOST, saslSslPort, paths.dataDir)
+      : NO_SASL_SSL
+  await writeProperties(paths, brokerPort, ports.controller, listeners)
+  await formatStorageOnce(libsDir, paths, log, opts.saslSsl)
 
   const cds = await planClassDataSharing(libsDir)
   const jvm = await launchBroker(libsDir, paths, opts.heapMb ?? DEFAULT_HEAP_MB, cds.jvmArgs)
@@ -154,13 +180,21 @@ async function bootBroker(
   }
 
   const broker = `${HOST}:${brokerPort}`
+  const secureBroker = saslSslPort ? `${HOST}:${saslSslPort}` : undefined
   try {
     await awaitReady(broker, brokerPort, jvm)
+    if (opts.saslSsl && secureBroker) await probeSaslSsl(secureBroker, opts.saslSsl)
   } catch (error) {
     await stop()
     throw new Error(`Kafka broker did not become ready: ${errorMessage(error)}\n${await logTails(paths)}`)
   }
-  return { brokers: [broker], pid: jvm.pid, exited, stop }
+  return {
+    brokers: [broker],
+    ...(secureBroker ? { saslSslBrokers: [secureBroker] } : {}),
+    pid: jvm.pid,
+    exited,
+    stop,
+  }
 }
 
 const claimedDataDirs = new Set<string>()
@@ -234,11 +268,13 @@ async function writeProperties(
   paths: BrokerPaths,
   brokerPort: number,
   controllerPort: number,
+  listeners: ListenerProperties,
 ): Promise<void> {
   const values: Record<string, string> = {
     BROKER_PORT: String(brokerPort),
     CONTROLLER_PORT: String(controllerPort),
     LOG_DIR: paths.storage,
+    ...listeners,
   }
   const template = await readFile(PROPERTIES_TEMPLATE, 'utf8')
   const rendered = template.replace(/\{\{(\w+)\}\}/g, (placeholder, name: string) => {
@@ -246,11 +282,22 @@ async function writeProperties(
     if (value === undefined) throw new Error(`unknown placeholder ${placeholder} in ${PROPERTIES_TEMPLATE}`)
     return value
   })
-  await writeFile(paths.properties, rendered)
+  // May hold PLAIN passwords: readable by this user only.
+  await writeFile(paths.properties, rendered, { mode: 0o600 })
+  await chmod(paths.properties, 0o600)
 }
 
-async function formatStorageOnce(libsDir: string, paths: BrokerPaths, log: Log): Promise<void> {
-  if (await exists(join(paths.storage, 'meta.properties'))) return
+async function formatStorageOnce(
+  libsDir: string,
+  paths: BrokerPaths,
+  log: Log,
+  saslSsl: SaslSslOptions | undefined,
+): Promise<void> {
+  const scramUsers = saslSsl?.scramUsers ?? []
+  if (await exists(join(paths.storage, 'meta.properties'))) {
+    if (scramUsers.length > 0) await checkScramUsersUnchanged(scramUsers, paths.dataDir)
+    return
+  }
   const startedAt = Date.now()
   const args = [
     ...commonJvmArgs(paths),
@@ -263,6 +310,7 @@ async function formatStorageOnce(libsDir: string, paths: BrokerPaths, log: Log):
     paths.properties,
     '--cluster-id',
     newClusterId(),
+    ...(scramUsers.length > 0 ? await scramFormatArgs(scramUsers, paths.dataDir) : []),
   ]
   await runToCompletion(javaBin(), args, 'java (Kafka 4 needs Java 17+)', paths.dataDir)
   log(`formatted KRaft storage in ${paths.storage} in ${Date.now() - startedAt} ms`)
@@ -467,16 +515,23 @@ function acceptsConnections(port: number): Promise<boolean> {
   })
 }
 
+const probeOptions = {
+  logLevel: logLevel.NOTHING,
+  connectionTimeout: 1_000,
+  requestTimeout: 5_000,
+  retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
+}
+
+/** The readiness probe is a client like any other: it goes through the project's Kafka factory. */
+function probeClient(broker: string, env: Record<string, string> = {}): Kafka {
+  const cfg = loadConfig({ KAFKA_CLIENT_ID: 'aims-local-kafka-ready', ...env })
+  const silent = createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' })
+  return createKafka(cfg, [broker], silent, probeOptions)
+}
+
 /** A real produce and group consume, which also proves the group coordinator is up. */
 async function roundTrip(broker: string): Promise<void> {
-  const kafka = new Kafka({
-    clientId: 'aims-local-kafka-ready',
-    brokers: [broker],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1_000,
-    requestTimeout: 5_000,
-    retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 },
-  })
+  const kafka = probeClient(broker)
   const admin = kafka.admin()
   await admin.connect()
   try {
@@ -547,12 +602,38 @@ async function exitsWithin(jvm: Jvm, ms: number): Promise<boolean> {
   return exited
 }
 
-async function freePorts(): Promise<{ broker: number; controller: number }> {
-  // Both listeners stay open until both ports are known, so the two differ.
-  const [broker, controller] = await Promise.all([listenOnAnyPort(), listenOnAnyPort()])
-  const ports = { broker: portOf(broker), controller: portOf(controller) }
-  await Promise.all([closeServer(broker), closeServer(controller)])
-  return ports
+/**
+ * The SASL_SSL listener answers a metadata request for one of its users: TLS with the CA, the SASL
+ * handshake and the credentials all work before the broker is called ready.
+ */
+async function probeSaslSsl(broker: string, opts: SaslSslOptions): Promise<void> {
+  const scram = opts.scramUsers?.[0]
+  const user = scram ?? opts.plainUsers![0]!
+  const kafka = probeClient(broker, {
+    KAFKA_SSL: 'true',
+    KAFKA_SSL_CA_FILE: opts.ca,
+    ...(opts.probeClient
+      ? { KAFKA_SSL_CERT_FILE: opts.probeClient.cert, KAFKA_SSL_KEY_FILE: opts.probeClient.key }
+      : {}),
+    KAFKA_SASL_MECHANISM: scram ? scram.mechanism : 'plain',
+    KAFKA_SASL_USERNAME: user.username,
+    KAFKA_SASL_PASSWORD: user.password,
+  })
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    await admin.describeCluster()
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+async function freePorts(): Promise<{ broker: number; controller: number; saslSsl: number }> {
+  // The listeners stay open until every port is known, so they all differ.
+  const servers = await Promise.all([listenOnAnyPort(), listenOnAnyPort(), listenOnAnyPort()])
+  const [broker, controller, saslSsl] = servers.map(portOf) as [number, number, number]
+  await Promise.all(servers.map(closeServer))
+  return { broker, controller, saslSsl }
 }
 
 function portOf(server: Server): number {

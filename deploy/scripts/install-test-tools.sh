@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, once: Debian packages for the real
-# Alertmanager, promtool, kcat, headless Chromium and statsmodels (the independent reference for the
-# fairness intervals), and the Kafka broker jars (Maven Central).
+# Alertmanager, promtool, kcat, headless Chromium, Redis, openssl and statsmodels (the independent
+# reference for the fairness intervals), and the Kafka broker jars (Maven Central).
 # Quick when everything is already there; called by `npm test`, so a fresh clone needs nothing by hand.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,6 +16,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # Debian's interpreter, where Debian's python3-* packages install (a python3 first on PATH may differ);
 # python3-statsmodels pulls in python3-numpy and python3-scipy.
 /usr/bin/python3 -c 'import statsmodels.stats.proportion, scipy.stats' >/dev/null 2>&1 || need+=(python3-statsmodels)
+# Certificates of the TLS/SASL_SSL tests (deploy/tls/dev-certs.ts).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { rootCertificates } from 'node:tls'
 import {
   type ClickHouseClient,
   ClickHouseLogLevel,
@@ -7,6 +8,7 @@ import {
   createClient,
 } from '@clickhouse/client'
 import type { Config } from '../config/env.js'
+import { readSecret, readTlsFiles } from '../config/files.js'
 
 export type { ClickHouseClient }
 
@@ -30,9 +32,13 @@ export type ClickHouseConfig = Pick<
   | 'CLICKHOUSE_URL'
   | 'CLICKHOUSE_USER'
   | 'CLICKHOUSE_PASSWORD'
+  | 'CLICKHOUSE_PASSWORD_FILE'
   | 'CLICKHOUSE_DATABASE'
   | 'CLICKHOUSE_DATA_DIR'
   | 'CLICKHOUSE_REQUEST_TIMEOUT_MS'
+  | 'CLICKHOUSE_TLS_CA_FILE'
+  | 'CLICKHOUSE_TLS_CERT_FILE'
+  | 'CLICKHOUSE_TLS_KEY_FILE'
 >
 
 export interface ClickHouse {
@@ -71,10 +77,10 @@ export async function createClickHouse(
   const database = cfg.CLICKHOUSE_DATABASE
   if (cfg.CLICKHOUSE_URL) {
     const url = new URL(cfg.CLICKHOUSE_URL)
+    const connection = serverConnection(cfg)
     const admin = createClient({
       url: url.origin,
-      username: cfg.CLICKHOUSE_USER,
-      password: cfg.CLICKHOUSE_PASSWORD,
+      ...connection,
       request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
       clickhouse_settings: pinnedSettings,
       ...quiet,
@@ -86,8 +92,7 @@ export async function createClickHouse(
     }
     const client = createClient({
       url: url.origin,
-      username: cfg.CLICKHOUSE_USER,
-      password: cfg.CLICKHOUSE_PASSWORD,
+      ...connection,
       database,
       request_timeout: cfg.CLICKHOUSE_REQUEST_TIMEOUT_MS,
       clickhouse_settings: pinnedSettings,
@@ -97,6 +102,30 @@ export async function createClickHouse(
     return { client, database, mode: 'server', location: url.origin, close: () => client.close() }
   }
   return openEmbedded(resolve(cfg.CLICKHOUSE_DATA_DIR), database, purpose)
+}
+
+/**
+ * Credentials and TLS of a ClickHouse server: the password inline or from a file, and for an https:// URL a
+ * CA (default: Node's public roots) and optionally a client certificate. With a client certificate
+ * @clickhouse/client asks ClickHouse to authenticate the user by that certificate.
+ */
+function serverConnection(cfg: ClickHouseConfig) {
+  const password =
+    readSecret(
+      cfg.CLICKHOUSE_PASSWORD || undefined,
+      'CLICKHOUSE_PASSWORD_FILE',
+      cfg.CLICKHOUSE_PASSWORD_FILE,
+    ) ?? ''
+  const files = readTlsFiles(
+    { ca: 'CLICKHOUSE_TLS_CA_FILE', cert: 'CLICKHOUSE_TLS_CERT_FILE', key: 'CLICKHOUSE_TLS_KEY_FILE' },
+    { ca: cfg.CLICKHOUSE_TLS_CA_FILE, cert: cfg.CLICKHOUSE_TLS_CERT_FILE, key: cfg.CLICKHOUSE_TLS_KEY_FILE },
+  )
+  const connection = { username: cfg.CLICKHOUSE_USER, password }
+  if (files.ca === undefined && files.cert === undefined) return connection
+  // The client's TLS option always takes a CA; without one given, the public roots Node trusts anyway.
+  const ca_cert = files.ca ?? Buffer.from(rootCertificates.join('\n'))
+  const tls = files.cert && files.key ? { ca_cert, cert: files.cert, key: files.key } : { ca_cert }
+  return { ...connection, tls }
 }
 
 async function openEmbedded(path: string, database: string, purpose: ClickHousePurpose): Promise<ClickHouse> {

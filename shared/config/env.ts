@@ -24,6 +24,8 @@ const positiveInt = z.coerce.number().int('must be an integer').positive('must b
 const nonNegativeInt = z.coerce.number().int('must be an integer').min(0, 'must be >= 0')
 const port = z.coerce.number().int().min(0, 'must be 0-65535').max(65535, 'must be 0-65535')
 
+const filePath = z.string().trim().min(1)
+
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -58,6 +60,38 @@ export const envSchema = z
     KAFKA_TOPIC_PARTITIONS: positiveInt.default(3),
     /** Replication factor of topics created at start-up. Default 1. */
     KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
+    /**
+     * Connect to the brokers over TLS. Default false. Needed for any of the KAFKA_SSL_* files below and for
+     * SASL PLAIN, which would otherwise send the password in clear text.
+     */
+    KAFKA_SSL: boolFlag.default(false),
+    /** PEM file of the CA(s) that signed the brokers' certificates. Unset: Node's public root CAs. */
+    KAFKA_SSL_CA_FILE: filePath.optional(),
+    /** PEM client certificate for mutual TLS (with KAFKA_SSL_KEY_FILE). Unset: no client certificate. */
+    KAFKA_SSL_CERT_FILE: filePath.optional(),
+    /** PEM private key of KAFKA_SSL_CERT_FILE (unencrypted; mount it from a secret). */
+    KAFKA_SSL_KEY_FILE: filePath.optional(),
+    /** Host name checked against the brokers' certificates instead of the address dialled (SNI too). */
+    KAFKA_SSL_SERVERNAME: z.string().trim().min(1).optional(),
+    /** Check the brokers' certificates. Default true; false is for throwaway test clusters only. */
+    KAFKA_SSL_REJECT_UNAUTHORIZED: boolFlag.default(true),
+    /** SASL mechanism: scram-sha-256, scram-sha-512 or plain (plain needs KAFKA_SSL=true). Unset: no SASL. */
+    KAFKA_SASL_MECHANISM: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .pipe(
+        z.enum(['scram-sha-256', 'scram-sha-512', 'plain'], {
+          message: 'must be scram-sha-256, scram-sha-512 or plain',
+        }),
+      )
+      .optional(),
+    /** SASL user name (with KAFKA_SASL_MECHANISM). */
+    KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+    /** SASL password. Prefer KAFKA_SASL_PASSWORD_FILE, which keeps it out of the environment. */
+    KAFKA_SASL_PASSWORD: z.string().optional(),
+    /** File holding the SASL password (a mounted secret); one trailing newline is ignored. */
+    KAFKA_SASL_PASSWORD_FILE: filePath.optional(),
 
     /** ClickHouse HTTP URL, e.g. http://clickhouse:8123. Unset: embedded ClickHouse (chDB) under CLICKHOUSE_DATA_DIR. */
     CLICKHOUSE_URL: z.url({ message: 'must be a URL' }).optional(),
@@ -65,6 +99,8 @@ export const envSchema = z
     CLICKHOUSE_USER: z.string().min(1).default('default'),
     /** ClickHouse password (server mode). Default empty. */
     CLICKHOUSE_PASSWORD: z.string().default(''),
+    /** File holding the ClickHouse password (a mounted secret), instead of CLICKHOUSE_PASSWORD. */
+    CLICKHOUSE_PASSWORD_FILE: filePath.optional(),
     /** ClickHouse database holding the product's tables, created if missing. Default aims. */
     CLICKHOUSE_DATABASE: z
       .string()
@@ -74,6 +110,15 @@ export const envSchema = z
     CLICKHOUSE_DATA_DIR: z.string().min(1).optional(),
     /** Timeout of one ClickHouse request in milliseconds. Default 30000. */
     CLICKHOUSE_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+    /** PEM file of the CA that signed the ClickHouse server's certificate (https:// URL). Unset: public root CAs. */
+    CLICKHOUSE_TLS_CA_FILE: filePath.optional(),
+    /**
+     * PEM client certificate for mutual TLS (with CLICKHOUSE_TLS_KEY_FILE). ClickHouse then authenticates the
+     * user by this certificate (a user with <ssl_certificates>), not by password.
+     */
+    CLICKHOUSE_TLS_CERT_FILE: filePath.optional(),
+    /** PEM private key of CLICKHOUSE_TLS_CERT_FILE. */
+    CLICKHOUSE_TLS_KEY_FILE: filePath.optional(),
 
     /** Redis URL for the BullMQ queues. Default redis://127.0.0.1:6379. */
     REDIS_URL: z
@@ -85,6 +130,18 @@ export const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9:_-]+$/, 'may hold only letters, digits, : _ -')
       .default('aims'),
+    /** Redis ACL user name (Redis 6+). Unset: the user in REDIS_URL, or `default`. */
+    REDIS_USERNAME: z.string().min(1).optional(),
+    /** Redis password (requirepass or the ACL user's). Prefer REDIS_PASSWORD_FILE. Unset: the one in REDIS_URL, if any. */
+    REDIS_PASSWORD: z.string().optional(),
+    /** File holding the Redis password (a mounted secret); one trailing newline is ignored. */
+    REDIS_PASSWORD_FILE: filePath.optional(),
+    /** PEM file of the CA that signed the Redis server's certificate (rediss:// URL). Unset: public root CAs. */
+    REDIS_TLS_CA_FILE: filePath.optional(),
+    /** PEM client certificate for mutual TLS (with REDIS_TLS_KEY_FILE; Redis tls-auth-clients). */
+    REDIS_TLS_CERT_FILE: filePath.optional(),
+    /** PEM private key of REDIS_TLS_CERT_FILE. */
+    REDIS_TLS_KEY_FILE: filePath.optional(),
 
     /** Consumer group of the collector. Default aims-collector. */
     COLLECTOR_GROUP_ID: z.string().min(1).default('aims-collector'),
@@ -147,12 +204,95 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const byKey = new Map<string, string>()
     for (const i of parsed.error.issues) {
       const key = String(i.path[0] ?? '(environment)')
-      const given = key in picked ? ` (got ${JSON.stringify(picked[key])})` : ''
+      const given = key in picked ? ` (got ${shown(key, picked[key]!)})` : ''
       if (!byKey.has(key)) byKey.set(key, `${key}: ${i.message}${given}`)
     }
     const issues = [...byKey.values()]
     throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues)
   }
   const cfg = parsed.data
+  const issues = transportIssues(cfg)
+  if (issues.length > 0) throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues)
   return { ...cfg, CLICKHOUSE_DATA_DIR: cfg.CLICKHOUSE_DATA_DIR ?? `${cfg.DATA_DIR}/clickhouse` }
+}
+
+/** A rejected value as the error message may show it: never a password, never a URL's credentials. */
+function shown(key: string, value: string): string {
+  if (/PASSWORD$/.test(key)) return 'a value, not shown'
+  return JSON.stringify(value.replace(/\/\/[^/@]*@/, '//***@'))
+}
+
+type Parsed = z.infer<typeof envSchema>
+
+/**
+ * Combinations of the TLS and SASL variables that cannot work, each as `VARIABLE: what to do`. Files are
+ * read (and their certificates checked) by the factories, which name the variable when one is unreadable.
+ */
+function transportIssues(cfg: Parsed): string[] {
+  const issues: string[] = []
+  const pair = (cert: keyof Parsed, key: keyof Parsed) => {
+    if (cfg[cert] !== undefined && cfg[key] === undefined)
+      issues.push(`${cert}: needs ${key}, the private key of the client certificate`)
+    if (cfg[key] !== undefined && cfg[cert] === undefined)
+      issues.push(`${key}: needs ${cert}, the client certificate of this key`)
+  }
+  const oneOf = (value: keyof Parsed, file: keyof Parsed) => {
+    if (cfg[value] !== undefined && cfg[value] !== '' && cfg[file] !== undefined)
+      issues.push(`${file}: set ${value} or ${file}, not both`)
+  }
+
+  // Kafka
+  if (!cfg.KAFKA_SSL) {
+    for (const key of [
+      'KAFKA_SSL_CA_FILE',
+      'KAFKA_SSL_CERT_FILE',
+      'KAFKA_SSL_KEY_FILE',
+      'KAFKA_SSL_SERVERNAME',
+    ] as const) {
+      if (cfg[key] !== undefined) issues.push(`${key}: only used with KAFKA_SSL=true`)
+    }
+  }
+  pair('KAFKA_SSL_CERT_FILE', 'KAFKA_SSL_KEY_FILE')
+  oneOf('KAFKA_SASL_PASSWORD', 'KAFKA_SASL_PASSWORD_FILE')
+  const mechanism = cfg.KAFKA_SASL_MECHANISM
+  if (mechanism) {
+    if (cfg.KAFKA_SASL_USERNAME === undefined)
+      issues.push(`KAFKA_SASL_USERNAME: required with KAFKA_SASL_MECHANISM=${mechanism}`)
+    if (cfg.KAFKA_SASL_PASSWORD === undefined && cfg.KAFKA_SASL_PASSWORD_FILE === undefined)
+      issues.push(
+        `KAFKA_SASL_PASSWORD_FILE: required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD)`,
+      )
+    if (mechanism === 'plain' && !cfg.KAFKA_SSL)
+      issues.push('KAFKA_SASL_MECHANISM: plain sends the password in clear text; set KAFKA_SSL=true')
+  } else {
+    for (const key of ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SASL_PASSWORD_FILE'] as const) {
+      if (cfg[key] !== undefined)
+        issues.push(`${key}: needs KAFKA_SASL_MECHANISM (scram-sha-256, scram-sha-512 or plain)`)
+    }
+  }
+
+  // ClickHouse
+  oneOf('CLICKHOUSE_PASSWORD', 'CLICKHOUSE_PASSWORD_FILE')
+  pair('CLICKHOUSE_TLS_CERT_FILE', 'CLICKHOUSE_TLS_KEY_FILE')
+  if (!cfg.CLICKHOUSE_URL?.startsWith('https://')) {
+    for (const key of [
+      'CLICKHOUSE_TLS_CA_FILE',
+      'CLICKHOUSE_TLS_CERT_FILE',
+      'CLICKHOUSE_TLS_KEY_FILE',
+    ] as const) {
+      if (cfg[key] !== undefined) issues.push(`${key}: needs an https:// CLICKHOUSE_URL`)
+    }
+  }
+  if (cfg.CLICKHOUSE_URL === undefined && cfg.CLICKHOUSE_PASSWORD_FILE !== undefined)
+    issues.push('CLICKHOUSE_PASSWORD_FILE: only used with CLICKHOUSE_URL (embedded ClickHouse has no users)')
+
+  // Redis
+  oneOf('REDIS_PASSWORD', 'REDIS_PASSWORD_FILE')
+  pair('REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE')
+  if (!cfg.REDIS_URL.startsWith('rediss://')) {
+    for (const key of ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'] as const) {
+      if (cfg[key] !== undefined) issues.push(`${key}: needs a rediss:// REDIS_URL`)
+    }
+  }
+  return issues
 }

@@ -32,11 +32,28 @@ process.once('exit', () => {
  * URL. The child's output is drained continuously (a full pipe would stall it) and its tail is kept for
  * the error message when it fails to start.
  */
-/** `port` 0 picks a free one; a restart passes the previous port so clients keep their URL. */
-export function spawnLocalClickHouse(dataDir: string, port = 0): Promise<SpawnedClickHouse> {
+/**
+ * `port` 0 picks a free one; a restart passes the previous port so clients keep their URL. `extraArgs` go
+ * to serve.ts as they are (e.g. `--password`, `--tls-cert`).
+ */
+export function spawnLocalClickHouse(
+  dataDir: string,
+  port = 0,
+  extraArgs: string[] = [],
+): Promise<SpawnedClickHouse> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', SERVE_SCRIPT, '--data-dir', dataDir, '--port', String(port), '--stop-on-stdin-close'],
+    [
+      '--import',
+      'tsx',
+      SERVE_SCRIPT,
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--stop-on-stdin-close',
+      ...extraArgs,
+    ],
     {
       cwd: REPO_ROOT,
       env: { ...process.env, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn', LOG_FORMAT: 'json' },

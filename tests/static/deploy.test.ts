@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
@@ -32,10 +32,14 @@ function interpolate(value: string): string {
 type Service = {
   build?: unknown
   image?: string
+  entrypoint?: string[]
   command?: string[]
   environment?: Record<string, string | number | boolean>
   volumes?: string[]
   secrets?: string[]
+  ports?: string[]
+  read_only?: boolean
+  cap_drop?: string[]
   profiles?: string[]
   healthcheck?: { test?: string[]; disable?: boolean }
   depends_on?: Record<string, { condition: string }>
@@ -74,6 +78,9 @@ describe('docker-compose.yml', () => {
       expect(cfg.CLICKHOUSE_URL, name).toBe('http://clickhouse:8123')
       expect(cfg.HTTP_HOST, `${name} must listen on all interfaces in a container`).toBe('0.0.0.0')
       expect(cfg.REDIS_URL, name).toBe('redis://redis:6379')
+      expect(cfg.CLICKHOUSE_PASSWORD_FILE, name).toBe('/run/secrets/clickhouse_password')
+      expect(cfg.REDIS_PASSWORD_FILE, name).toBe('/run/secrets/redis_password')
+      expect(s.secrets, name).toEqual(expect.arrayContaining(['clickhouse_password', 'redis_password']))
     }
   })
 
@@ -91,26 +98,38 @@ describe('docker-compose.yml', () => {
     expect(s.kafka?.image).toMatch(/^apache\/kafka:/)
     expect(envOf(s.kafka!).KAFKA_PROCESS_ROLES).toBe('broker,controller')
     expect(s.clickhouse?.image).toMatch(/^clickhouse\/clickhouse-server:/)
-    expect(s.clickhouse?.volumes?.join(' ')).toContain(
-      './deploy/clickhouse/users.d/grafana-readonly.xml:/etc/clickhouse-server/users.d/',
-    )
-    expect(envOf(s.clickhouse!).GRAFANA_CLICKHOUSE_PASSWORD).toBeTruthy()
-    expect(s.redis?.command?.join(' ')).toContain('--appendonly yes')
+    for (const file of ['aims-users.xml', 'grafana-readonly.xml'])
+      expect(s.clickhouse?.volumes?.join(' ')).toContain(
+        `./deploy/clickhouse/users.d/${file}:/etc/clickhouse-server/users.d/`,
+      )
+    expect(s.redis?.entrypoint?.join(' ')).toContain('--appendonly yes')
     expect(envOf(s.grafana!).GF_INSTALL_PLUGINS).toContain('grafana-clickhouse-datasource')
     expect(s.prometheus?.volumes?.join(' ')).toContain('./deploy/prometheus:/etc/prometheus')
     expect(s.alertmanager?.secrets).toEqual(['pagerduty_routing_key', 'webhook_token'])
   })
 
-  it('gives Grafana every variable its datasource provisioning reads, and ClickHouse the read-only password', () => {
+  it('gives Grafana every variable and secret file its datasource provisioning reads', () => {
     const provisioning = read('deploy/grafana/provisioning/datasources/datasources.yaml')
-    const grafanaEnv = envOf(compose.services.grafana!)
+    const grafana = compose.services.grafana!
+    const grafanaEnv = envOf(grafana)
     for (const m of provisioning.matchAll(/\$\{(\w+)\}/g)) expect(grafanaEnv[m[1]!], m[1]).toBeTruthy()
-    const users = read('deploy/clickhouse/users.d/grafana-readonly.xml')
-    for (const m of users.matchAll(/from_env="(\w+)"/g))
-      expect(envOf(compose.services.clickhouse!)[m[1]!], m[1]).toBeTruthy()
-    expect(grafanaEnv.GRAFANA_CLICKHOUSE_PASSWORD).toBe(
-      envOf(compose.services.clickhouse!).GRAFANA_CLICKHOUSE_PASSWORD,
-    )
+    const files = [...provisioning.matchAll(/\$__file\{\/run\/secrets\/(\w+)\}/g)].map((m) => m[1]!)
+    expect(files).toEqual(['grafana_clickhouse_password'])
+    for (const f of files) expect(grafana.secrets, f).toContain(f)
+  })
+
+  it("fills every password ClickHouse's users.d reads from a secret, in the server's entry point", () => {
+    const clickhouse = compose.services.clickhouse!
+    const script = interpolate(clickhouse.entrypoint!.join(' '))
+    for (const file of ['aims-users.xml', 'grafana-readonly.xml']) {
+      for (const m of read(`deploy/clickhouse/users.d/${file}`).matchAll(/from_env="(\w+)"/g)) {
+        const exported = new RegExp(`${m[1]}="\\$\\(cat /run/secrets/(\\w+)\\)"`).exec(script)
+        expect(exported, `${file}: ${m[1]}`).not.toBeNull()
+        expect(clickhouse.secrets).toContain(exported![1])
+      }
+    }
+    expect(script).toMatch(/exec \/entrypoint\.sh$/)
+    expect(envOf(clickhouse).CLICKHOUSE_SKIP_USER_SETUP).toBe('1')
   })
 
   it('refers only to files and folders that exist', () => {
@@ -121,9 +140,17 @@ describe('docker-compose.yml', () => {
         expect(existsSync(resolve(root, src)), `${name}: ${src} does not exist`).toBe(true)
       }
     }
+    const madeByScript = read('deploy/scripts/make-secrets.sh')
     for (const [name, secret] of Object.entries(compose.secrets)) {
-      expect(existsSync(resolve(root, interpolate(secret.file))), `secret ${name}`).toBe(true)
+      const file = interpolate(secret.file)
+      // Passwords are generated locally (never committed); the script must make each one.
+      if (file.startsWith('./deploy/secrets/'))
+        expect(madeByScript, `make-secrets.sh makes ${name}`).toContain(name)
+      else expect(existsSync(resolve(root, file)), `secret ${name}`).toBe(true)
     }
+    for (const [name, s] of Object.entries(compose.services))
+      for (const secret of s.secrets ?? [])
+        expect(compose.secrets[secret], `${name}: secret ${secret}`).toBeDefined()
     expect(existsSync(join(root, 'Dockerfile'))).toBe(true)
   })
 
@@ -211,9 +238,18 @@ type Container = {
   livenessProbe?: { httpGet?: { path: string } }
   readinessProbe?: { httpGet?: { path: string } }
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> }
-  securityContext?: { allowPrivilegeEscalation?: boolean; readOnlyRootFilesystem?: boolean }
+  securityContext?: {
+    allowPrivilegeEscalation?: boolean
+    readOnlyRootFilesystem?: boolean
+    capabilities?: { drop?: string[] }
+  }
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[]
 }
-type PodSpec = { containers: Container[]; securityContext?: { runAsNonRoot?: boolean } }
+type PodSpec = {
+  containers: Container[]
+  securityContext?: { runAsNonRoot?: boolean }
+  volumes?: { name: string; secret?: { secretName: string } }[]
+}
 
 const BASE = 'deploy/k8s/base'
 const baseKustomization = parse(read(`${BASE}/kustomization.yaml`)) as {
@@ -281,7 +317,9 @@ describe('Kubernetes base (deploy/k8s/base)', () => {
   it('configures only known variables with valid values (the Secret adds the password)', () => {
     for (const key of Object.keys(baseConfig))
       expect(known.has(key), `config.env: unknown variable ${key}`).toBe(true)
-    const cfg = loadConfig({ ...baseConfig, CLICKHOUSE_PASSWORD: 'from-the-secret' })
+    const cfg = loadConfig(baseConfig)
+    expect(cfg.CLICKHOUSE_PASSWORD_FILE).toMatch(/^\/etc\/aims\/credentials\//)
+    expect(cfg.REDIS_PASSWORD_FILE).toMatch(/^\/etc\/aims\/credentials\//)
     expect(cfg.HTTP_HOST).toBe('0.0.0.0')
     expect(cfg.KAFKA_BROKERS?.length).toBeGreaterThan(0)
     expect(cfg.CLICKHOUSE_URL).toBeDefined()
@@ -307,7 +345,7 @@ describe('Kubernetes base (deploy/k8s/base)', () => {
         config[k] = Buffer.from(v, 'base64').toString('utf8')
       for (const key of Object.keys(config))
         expect(known.has(key), `${dir}: unknown variable ${key}`).toBe(true)
-      loadConfig({ CLICKHOUSE_PASSWORD: 'x', ...config })
+      loadConfig(config)
       checkWorkloads(docs, config, dir)
       // Generated names carry a hash: the Deployments must point at the rendered ones.
       for (const d of docs.filter((x) => x.kind === 'Deployment')) {
@@ -317,6 +355,198 @@ describe('Kubernetes base (deploy/k8s/base)', () => {
         expect(refs).toContain(configMap.metadata.name)
         if (secret) expect(refs).toContain(secret.metadata.name)
       }
+    }
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Least privilege: what is published or exposed, who may read what, where passwords live
+
+/** Names that hold a secret value: such a variable may only be a *_FILE path or absent. */
+const SECRET_NAME = /(PASSWORD|SECRET|TOKEN|PRIVATE_KEY)$/
+
+describe('least privilege: docker-compose.yml', () => {
+  it('publishes only Grafana and the review page/API, bound to 127.0.0.1 by default', () => {
+    const publishing = Object.entries(compose.services).filter(([, s]) => (s.ports ?? []).length > 0)
+    expect(publishing.map(([name]) => name).sort()).toEqual(['grafana', 'processor'])
+    for (const [name, s] of publishing) {
+      for (const port of s.ports!) {
+        expect(interpolate(port), `${name}: ${port}`).toMatch(/^127\.0\.0\.1:\d+:\d+$/)
+      }
+    }
+  })
+
+  it('holds no password, secret or token value: secrets are files under /run/secrets', () => {
+    const text = read('docker-compose.yml')
+    // A `${VAR:-fallback}` default for a secret would be a password in the file.
+    for (const m of text.matchAll(/\$\{(\w+):-/g)) {
+      if (!m[1]!.endsWith('_FILE')) expect(m[1]!, 'a secret with a default value').not.toMatch(SECRET_NAME)
+    }
+    for (const [name, s] of Object.entries(compose.services)) {
+      for (const [key, value] of Object.entries(envOf(s))) {
+        if (!SECRET_NAME.test(key)) continue
+        expect.fail(
+          `${name}: ${key}=${value.length > 0 ? '(a value)' : '(empty)'}; use ${key}_FILE and a secret`,
+        )
+      }
+      for (const [key, value] of Object.entries(envOf(s)).filter(([k]) => /_FILE$/.test(k))) {
+        expect(value, `${name}: ${key}`).toMatch(/^\/run\/secrets\/\w+$/)
+        expect(s.secrets, `${name}: ${key}`).toContain(value.split('/').pop())
+      }
+    }
+  })
+
+  it('runs the pipeline containers with a read-only root, no capabilities and no privilege escalation', () => {
+    for (const [name, s] of projectServices) {
+      expect(s.read_only, name).toBe(true)
+      expect(s.cap_drop, name).toEqual(['ALL'])
+    }
+  })
+
+  it('starts Redis with requirepass from its secret (not on a command line) and the append-only file', () => {
+    const redis = compose.services.redis!
+    const script = interpolate(redis.entrypoint!.join(' '))
+    expect(script).toMatch(
+      /redis-server - .*<<EOF\s+requirepass \$\(cat \/run\/secrets\/redis_password\)\s+EOF/,
+    )
+    expect(script).toContain('--appendonly yes')
+    expect(redis.secrets).toEqual(['redis_password'])
+    expect(interpolate(redis.healthcheck!.test!.join(' '))).toContain('REDISCLI_AUTH=')
+  })
+})
+
+describe('least privilege: ClickHouse users (deploy/clickhouse/users.d)', () => {
+  const aims = read('deploy/clickhouse/users.d/aims-users.xml')
+  const grafana = read('deploy/clickhouse/users.d/grafana-readonly.xml')
+  const grants = (xml: string) => [...xml.matchAll(/<query>\s*(GRANT[^<]*?)\s*<\/query>/g)].map((m) => m[1]!)
+  const tables = [
+    ...readdirSync(join(root, 'deploy/clickhouse/migrations'))
+      .filter((f) => f.endsWith('.sql'))
+      .flatMap((f) => [
+        ...read(`deploy/clickhouse/migrations/${f}`).matchAll(
+          /CREATE (?:TABLE|(?:MATERIALIZED )?VIEW) IF NOT EXISTS (\w+)/g,
+        ),
+      ])
+      .map((m) => m[1]!),
+  ]
+
+  it('removes the password-less `default` user', () => {
+    expect(aims).toMatch(/<default remove="remove"\s*\/>/)
+  })
+
+  it("gives the services' user rights on its own database only, without access management", () => {
+    const list = grants(aims)
+    expect(list.length).toBeGreaterThan(0)
+    for (const g of list) {
+      expect(g).toMatch(/ ON aims\.\*$/)
+      expect(g).not.toMatch(/\bALL\b|ACCESS MANAGEMENT|SYSTEM|SOURCES|\bURL\b|\bFILE\b|REMOTE/)
+    }
+    expect(aims).toMatch(/<aims>[\s\S]*<password from_env="AIMS_CLICKHOUSE_PASSWORD" \/>[\s\S]*<\/aims>/)
+    expect(aims).toContain('<access_management>0</access_management>')
+  })
+
+  it('lets Grafana read the KPI, breach and delivery tables only: never dead_letters or raw facts', () => {
+    const granted = grants(grafana).map((g) => {
+      const m = /^GRANT SELECT ON aims\.(\w+)$/.exec(g)
+      expect(m, `only SELECT on a named table: ${g}`).not.toBeNull()
+      return m![1]!
+    })
+    expect(granted.sort()).toEqual(['alert_deliveries', 'breach_transitions', 'kpi_values'])
+    for (const t of granted) expect(tables, `${t} is a table of the migrations`).toContain(t)
+    for (const raw of ['dead_letters', 'privacy_incident_events', 'audit_finding_events']) {
+      expect(tables).toContain(raw)
+      expect(granted).not.toContain(raw)
+    }
+    expect(grafana).toContain('<readonly>2</readonly>')
+    expect(grafana).toContain('<access_management>0</access_management>')
+  })
+})
+
+describe('least privilege: Kubernetes (deploy/k8s)', () => {
+  const appNames = ['aims-alerter', 'aims-collector', 'aims-processor']
+  const policies = baseDocs.filter((d) => d.kind === 'NetworkPolicy') as unknown as {
+    metadata: { name: string }
+    spec: {
+      podSelector: {
+        matchLabels?: Record<string, string>
+        matchExpressions?: { key: string; operator: string; values: string[] }[]
+      }
+      policyTypes: string[]
+      ingress?: { from?: unknown[]; ports?: { port: number }[] }[]
+      egress?: unknown[]
+    }
+  }[]
+  const selects = (p: (typeof policies)[number], app: string) =>
+    p.spec.podSelector.matchLabels?.['app.kubernetes.io/name'] === app ||
+    (p.spec.podSelector.matchExpressions ?? []).some(
+      (e) => e.key === 'app.kubernetes.io/name' && e.operator === 'In' && e.values.includes(app),
+    )
+
+  it('denies all traffic to and from every pod by default', () => {
+    const deny = policies.find((p) => p.spec.ingress === undefined && p.spec.egress === undefined)
+    expect(deny, 'a policy with no rules').toBeDefined()
+    expect(deny!.spec.policyTypes.sort()).toEqual(['Egress', 'Ingress'])
+    for (const app of appNames) expect(selects(deny!, app), app).toBe(true)
+  })
+
+  it('lets in only the HTTP port, from named namespaces; the review page only on the processor', () => {
+    for (const p of policies) {
+      for (const rule of p.spec.ingress ?? []) {
+        expect(rule.from?.length, `${p.metadata.name}: ingress from anywhere`).toBeGreaterThan(0)
+        expect(
+          rule.ports?.map((x) => x.port),
+          p.metadata.name,
+        ).toEqual([8080])
+      }
+    }
+    const ingressTo = (app: string) =>
+      policies.filter((p) => (p.spec.ingress ?? []).length > 0 && selects(p, app)).map((p) => p.metadata.name)
+    expect(ingressTo('aims-processor')).toContain('aims-allow-processor-ingress')
+    expect(ingressTo('aims-collector')).not.toContain('aims-allow-processor-ingress')
+  })
+
+  it('exposes the services inside the cluster only', () => {
+    for (const svc of baseDocs.filter((d) => d.kind === 'Service'))
+      expect((svc.spec as { type?: string }).type, svc.metadata.name).toBe('ClusterIP')
+  })
+
+  it('mounts passwords and certificates read-only from a Secret; containers run read-only without capabilities', () => {
+    for (const d of baseDocs.filter((x) => x.kind === 'Deployment')) {
+      const pod = (d.spec!.template as { spec: PodSpec }).spec
+      const c = pod.containers[0]!
+      expect(c.securityContext?.readOnlyRootFilesystem, d.metadata.name).toBe(true)
+      expect(c.securityContext?.capabilities?.drop, d.metadata.name).toEqual(['ALL'])
+      const mount = c.volumeMounts?.find((m) => m.mountPath === '/etc/aims/credentials')
+      expect(mount?.readOnly, d.metadata.name).toBe(true)
+      expect(pod.volumes?.find((v) => v.name === mount?.name)?.secret?.secretName).toBe('aims-credentials')
+    }
+  })
+
+  it('holds no password in the configuration: only *_FILE paths into the mounted Secret', () => {
+    const overlay = parse(read('deploy/k8s/overlays/example/kustomization.yaml')) as {
+      configMapGenerator: { literals: string[] }[]
+      secretGenerator: { name: string; files?: string[]; envs?: string[] }[]
+    }
+    const literals = Object.fromEntries(
+      overlay.configMapGenerator.flatMap((g) => g.literals).map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    ) as Record<string, string>
+    const config = { ...baseConfig, ...literals }
+    for (const [key, value] of Object.entries(config)) {
+      expect(SECRET_NAME.test(key), `${key} holds a secret value; use ${key}_FILE`).toBe(false)
+      if (key.endsWith('_FILE')) expect(value, key).toMatch(/^\/etc\/aims\/credentials\/[\w.-]+$/)
+    }
+    expect(loadConfig(config).KAFKA_SASL_PASSWORD_FILE).toBe('/etc/aims/credentials/kafka-sasl-password')
+    // Every file a variable names is a key of the example Secret, whose values are placeholders.
+    const credentials = overlay.secretGenerator.find((g) => g.name === 'aims-credentials')!
+    const keys = credentials.files!.map((f) => f.split('=')[0]!)
+    for (const [key, value] of Object.entries(config).filter(([k]) => k.endsWith('_FILE')))
+      expect(keys, key).toContain(value.split('/').pop())
+    for (const f of credentials.files!) {
+      expect(read(`deploy/k8s/overlays/example/${f.split('=')[1]}`).trim(), f).toMatch(/^REPLACE_ME\b/)
+    }
+    for (const env of overlay.secretGenerator.flatMap((g) => g.envs ?? [])) {
+      const values = envFile(`deploy/k8s/overlays/example/${env}`)
+      for (const [key, value] of Object.entries(values)) expect(value, key).toBe('REPLACE_ME')
     }
   })
 })

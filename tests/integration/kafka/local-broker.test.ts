@@ -6,9 +6,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { Kafka, logLevel } from 'kafkajs'
+import { type Kafka, logLevel } from 'kafkajs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type LocalKafka, startLocalKafka } from '../../../deploy/kafka/local-broker.js'
+import { loadConfig } from '../../../shared/config/env.js'
+import { createKafka } from '../../../shared/kafka/client.js'
+import { createLogger } from '../../../shared/logger.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const RUN_SCRIPT = join(REPO_ROOT, 'deploy', 'kafka', 'run.ts')
@@ -33,7 +36,9 @@ afterAll(async () => {
 })
 
 function clientFor(broker: LocalKafka): Kafka {
-  return new Kafka({ clientId: 'local-broker-test', brokers: broker.brokers, logLevel: logLevel.NOTHING })
+  const cfg = loadConfig({ KAFKA_CLIENT_ID: 'local-broker-test' })
+  const silent = createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' })
+  return createKafka(cfg, broker.brokers, silent, { logLevel: logLevel.NOTHING })
 }
 
 async function createTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {

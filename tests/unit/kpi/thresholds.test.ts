@@ -79,7 +79,7 @@ describe('config schema', () => {
     expect(
       issuesOf({ kpis: { 'model.accuracy': { overrides: [{ match: { attribute: 'sex' }, warning: 1 }] } } }),
     ).toEqual([
-      'deploy/config/aims.yaml: kpis.model.accuracy.overrides[0].match.attribute: "attribute" is not a scope label of model.accuracy (labels: model_id, model_version)',
+      'deploy/config/aims.yaml: kpis.model.accuracy.overrides[0].match.attribute: "attribute" is not a scope label of model.accuracy (labels: model_id, environment, model_version)',
     ])
     expect(
       issuesOf({ kpis: { 'privacy.mttc_hours': { overrides: [{ match: { severity: 'x' } }] } } })[0],
