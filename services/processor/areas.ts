@@ -98,7 +98,7 @@ export class PrivacyRunner implements TimedArea {
     this.engine.watchClocks(incidents.filter((i) => watchedSet.has(i.incidentId)))
     this.engine.upsert(incidents, now)
     const samples = [...this.engine.aggregates(now), ...this.engine.clockSamples(now)]
-    await this.deps.series.evaluate(samples, (s) => this.kpiIds.has(s.kpiId))
+    await this.deps.series.evaluate(samples, { kpiIds: this.kpiIds })
     this.deps.metrics.areaLoadSeconds.observe({ area: 'privacy' }, (performance.now() - started) / 1000)
     this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
     this.deps.log.info(
@@ -160,7 +160,7 @@ export class AuditRunner implements TimedArea {
     await this.deps.series.loadKpis(this.kpiIds)
     const findings = await stateReader.liveFindings(this.deps.ch, new Date(now))
     this.engine.upsert(findings, now)
-    await this.deps.series.evaluate(this.engine.samples(now, true), (s) => this.kpiIds.has(s.kpiId))
+    await this.deps.series.evaluate(this.engine.samples(now, true), { kpiIds: this.kpiIds })
     this.deps.metrics.areaLoadSeconds.observe({ area: 'audit' }, (performance.now() - started) / 1000)
     this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
     this.deps.log.info(
@@ -202,10 +202,10 @@ export class ModelRunner {
     return this.serial.run(async () => {
       const { versions, groups } = await stateReader.models(this.deps.ch, modelIds)
       const wanted = new Set(modelIds)
-      await this.deps.series.evaluate(
-        modelSamples(versions, groups, now),
-        (s) => this.kpiIds.has(s.kpiId) && wanted.has(s.scope.model_id ?? ''),
-      )
+      await this.deps.series.evaluate(modelSamples(versions, groups, now), {
+        kpiIds: this.kpiIds,
+        modelIds: wanted,
+      })
     })
   }
 
@@ -213,15 +213,18 @@ export class ModelRunner {
   evaluateAll(owns: (modelId: string) => boolean, now: number): Promise<number> {
     return this.serial.run(async () => {
       const started = performance.now()
-      await this.deps.series.loadKpis(this.kpiIds)
+      const open = await this.deps.series.loadKpis(this.kpiIds)
       const all = await stateReader.models(this.deps.ch, undefined)
       const versions = all.versions.filter((v) => owns(v.modelId))
       const groups = all.groups.filter((g) => owns(g.modelId))
       const samples: Sample[] = modelSamples(versions, groups, now)
-      await this.deps.series.evaluate(
-        samples,
-        (s) => this.kpiIds.has(s.kpiId) && owns(s.scope.model_id ?? ''),
-      )
+      const owned = new Set([...versions.map((v) => v.modelId), ...groups.map((g) => g.modelId)])
+      // Breaches of owned models that have no series any more (a model gone, a scope that changed).
+      for (const b of open.values()) {
+        const id = b.scope.model_id
+        if (id !== undefined && owns(id)) owned.add(id)
+      }
+      await this.deps.series.evaluate(samples, { kpiIds: this.kpiIds, modelIds: owned })
       this.deps.metrics.areaLoadSeconds.observe({ area: 'model' }, (performance.now() - started) / 1000)
       return samples.length
     })

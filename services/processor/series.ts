@@ -104,8 +104,14 @@ const VALUE_COLUMNS: (keyof KpiValueRow)[] = [
   'critical_threshold',
 ]
 
-/** Which series an evaluation covered whole. */
-export type CompleteScope = (series: { kpiId: string; scope: Readonly<Record<string, string>> }) => boolean
+/**
+ * Which series an evaluation covered whole: those of these KPIs (and, when given, of these models only —
+ * found through an index, so a model trigger costs its own series, not every series held).
+ */
+export interface CompleteScope {
+  kpiIds: ReadonlySet<string>
+  modelIds?: ReadonlySet<string>
+}
 
 export interface EvaluationResult {
   transitions: IdentifiedTransition[]
@@ -126,8 +132,20 @@ export class SeriesEvaluator {
   /** Firing breaches held by this replica, by severity. */
   openCounts(): { warning: number; critical: number } {
     const out = { warning: 0, critical: 0 }
-    for (const s of this.series.values()) if (s.state.status === 'firing') out[s.state.severity]++
+    for (const s of this.firing) if (s.state.status === 'firing') out[s.state.severity]++
     return out
+  }
+
+  /** Series not ok (firing, or pending a `for`): the only ones time alone can move. */
+  private readonly firing = new Set<Series>()
+  private readonly waiting = new Set<Series>()
+
+  private setState(s: Series, next: BreachState): void {
+    s.state = next
+    if (next.status === 'firing') this.firing.add(s)
+    else this.firing.delete(s)
+    if (next.status === 'pending' || (next.status === 'firing' && next.criticalSince)) this.waiting.add(s)
+    else this.waiting.delete(s)
   }
 
   /** Series tracked in memory. */
@@ -140,7 +158,7 @@ export class SeriesEvaluator {
     for (const s of this.series.values()) {
       if (kpiIds === undefined || kpiIds.has(s.kpi.id)) {
         s.synced = false
-        s.state = OK
+        this.setState(s, OK)
       }
     }
     if (kpiIds === undefined) this.loadedKpis.clear()
@@ -153,7 +171,7 @@ export class SeriesEvaluator {
     for (const [fp, b] of open) {
       const s = this.seriesFor(b.kpiId, b.scope, fp)
       if (s) {
-        s.state = fromOpenBreach(b, s.state)
+        this.setState(s, fromOpenBreach(b, s.state))
         s.synced = true
       }
     }
@@ -174,7 +192,7 @@ export class SeriesEvaluator {
   /** Pending series whose `for` has run out by `now`: evaluated again with their last value. */
   duePending(now: number): Sample[] {
     const out: Sample[] = []
-    for (const s of this.series.values()) {
+    for (const s of this.waiting) {
       if (s.state.status === 'pending' && s.state.since.getTime() + s.th.forMs <= now) {
         out.push({
           kpiId: s.kpi.id,
@@ -201,7 +219,7 @@ export class SeriesEvaluator {
   /** The earliest time a pending series may fire. */
   nextPending(): number | undefined {
     let next: number | undefined
-    for (const s of this.series.values()) {
+    for (const s of this.waiting) {
       const at =
         s.state.status === 'pending'
           ? s.state.since.getTime() + s.th.forMs
@@ -233,6 +251,12 @@ export class SeriesEvaluator {
           lastValue: null,
         }
         this.series.set(fingerprint, s)
+        const model = scope.model_id
+        if (model !== undefined) {
+          const set = this.byModel.get(model)
+          if (set) set.add(s)
+          else this.byModel.set(model, new Set([s]))
+        }
       }
       if (fp === undefined) this.aliases.set(key, s)
     }
@@ -241,6 +265,8 @@ export class SeriesEvaluator {
 
   /** seriesKey → series, so a sample finds its series without hashing. */
   private readonly aliases = new Map<string, Series>()
+  /** model id → its series. */
+  private readonly byModel = new Map<string, Set<Series>>()
 
   private lookup(sample: Sample): Series | undefined {
     const kpi = this.byId.get(sample.kpiId)
@@ -266,7 +292,7 @@ export class SeriesEvaluator {
     if (unsynced.length > 0) {
       const stored = await this.deps.store.get(unsynced.map((s) => s.fp))
       for (const s of unsynced) {
-        s.state = fromOpenBreach(stored.get(s.fp), s.state)
+        this.setState(s, fromOpenBreach(stored.get(s.fp), s.state))
         s.synced = true
       }
     }
@@ -283,7 +309,7 @@ export class SeriesEvaluator {
         for (const t of result.transitions) list.push({ t, sample })
         pendingTransitions.set(s, list)
       }
-      s.state = result.next
+      this.setState(s, result.next)
     }
     for (const sample of samples) {
       const s = this.lookup(sample)
@@ -305,8 +331,11 @@ export class SeriesEvaluator {
     metrics.samples.inc(samples.length)
     if (complete) {
       const at = samples.reduce((m, x) => Math.max(m, x.at), 0) || Date.now()
-      for (const s of this.series.values()) {
-        if (seen.has(s) || s.state.status === 'ok' || !complete({ kpiId: s.kpi.id, scope: s.scope })) continue
+      const candidates = complete.modelIds
+        ? [...complete.modelIds].flatMap((id) => [...(this.byModel.get(id) ?? [])])
+        : this.series.values()
+      for (const s of candidates) {
+        if (seen.has(s) || s.state.status === 'ok' || !complete.kpiIds.has(s.kpi.id)) continue
         before.set(s, toOpenBreach(s))
         apply(s, evaluateAbsent(s.state, new Date(at), s.th), {
           kpiId: s.kpi.id,
@@ -319,10 +348,6 @@ export class SeriesEvaluator {
 
     const committed = await this.commit(pendingTransitions, before)
     await this.store(rows, committed)
-    for (const s of this.series.values()) {
-      // Healthy series with nothing to remember cost nothing but their cached identity.
-      if (s.state.status === 'ok' && !s.aggregate && s.written?.status === 'ok') s.lastValue = null
-    }
     this.updateGauges()
     return { transitions: committed, written: rows.length }
   }
@@ -355,7 +380,7 @@ export class SeriesEvaluator {
           const adopted = fromOpenBreach(result.current, OK)
           const last = list[list.length - 1]!.sample
           const retry = evaluate(adopted, { value: last.value, at: new Date(last.at) }, s.th)
-          s.state = retry.next
+          this.setState(s, retry.next)
           for (const t2 of retry.transitions) {
             const id2 = identify(s.kpi.id, s.scope, t2, s.fp)
             const r2 = await this.deps.store.transition(s.fp, result.current, openAfter(s, t2), {
@@ -364,7 +389,7 @@ export class SeriesEvaluator {
               recordedAt: Date.now(),
             })
             if (r2.ok) out.push(id2)
-            else s.state = fromOpenBreach(r2.current, OK)
+            else this.setState(s, fromOpenBreach(r2.current, OK))
           }
           return
         }

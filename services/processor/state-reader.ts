@@ -74,28 +74,64 @@ function toVersion(r: Row): ModelVersionFacts {
 }
 
 function toGroup(r: Row): FairnessGroupFacts {
-  const counts = r.counts as [unknown, unknown, unknown, unknown]
   return {
     modelId: String(r.model_id),
     environment: String(r.environment),
     modelVersion: String(r.model_version),
     attribute: String(r.attribute),
     group: String(r.group_name),
-    version: versionKey(r.version as [string, string, string]),
-    tp: Number(counts[0]),
-    fp: Number(counts[1]),
-    tn: Number(counts[2]),
-    fn: Number(counts[3]),
+    version: versionKey(r.version as string),
+    tp: Number(r.tp),
+    fp: Number(r.fp),
+    tn: Number(r.tn),
+    fn: Number(r.fn),
   }
 }
 
-const INCIDENTS_BY_ID = stateMergeSelect(incidentState, { where: 'incident_id IN {ids:Array(String)}' })
-const FINDINGS_BY_ID = stateMergeSelect(findingState, { where: 'finding_id IN {ids:Array(String)}' })
-const VERSIONS_BY_MODEL = stateMergeSelect(modelVersionState, { where: 'model_id IN {ids:Array(String)}' })
-const GROUPS_BY_MODEL = stateMergeSelect(fairnessGroupState, { where: 'model_id IN {ids:Array(String)}' })
+/** The fields the KPI engines read (the state tables hold more, for views and reviews). */
+const INCIDENT_FIELDS = [
+  'severity',
+  'notifiable',
+  'detected_at',
+  'occurred_at',
+  'contained_at',
+  'resolved_at',
+  'regulator_notified_at',
+  'records_affected',
+]
+const FINDING_FIELDS = [
+  'standard',
+  'clause',
+  'kind',
+  'status',
+  'raised_at',
+  'due_at',
+  'closed_at',
+  'repeat_of',
+]
+const VERSION_FIELDS = ['first_event_at', 'accuracy', 'f1', 'auc', 'baseline_version']
+const GROUP_FIELDS = ['version', 'tp', 'fp', 'tn', 'fn']
+
+const INCIDENTS_BY_ID = stateMergeSelect(incidentState, {
+  where: 'incident_id IN {ids:Array(String)}',
+  fields: INCIDENT_FIELDS,
+})
+const FINDINGS_BY_ID = stateMergeSelect(findingState, {
+  where: 'finding_id IN {ids:Array(String)}',
+  fields: FINDING_FIELDS,
+})
+const VERSIONS_BY_MODEL = stateMergeSelect(modelVersionState, {
+  where: 'model_id IN {ids:Array(String)}',
+  fields: VERSION_FIELDS,
+})
+const GROUPS_BY_MODEL = stateMergeSelect(fairnessGroupState, {
+  where: 'model_id IN {ids:Array(String)}',
+  fields: GROUP_FIELDS,
+})
 
 /** Incidents that contribute at `now` or later without an event, plus `ids` whatever their state. */
 const INCIDENTS_LIVE = stateMergeSelect(incidentState, {
+  fields: INCIDENT_FIELDS,
   having: `${ms('detected_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
     OR ${ms('contained_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
     OR ${ms('resolved_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
@@ -105,6 +141,7 @@ const INCIDENTS_LIVE = stateMergeSelect(incidentState, {
 
 const NC = `kind IN ('${factVocabulary.majorNc}', '${factVocabulary.minorNc}')`
 const FINDINGS_LIVE = stateMergeSelect(findingState, {
+  fields: FINDING_FIELDS,
   having: `(${NC} AND status IN (${factVocabulary.findingOpenStatuses.map((s) => `'${s}'`).join(', ')}))
     OR (${NC} AND ${ms('closed_at')} > ${NOW} - ${AUDIT_WINDOWS.closed})
     OR (repeat_of IS NOT NULL AND ${ms('raised_at')} > ${NOW} - ${AUDIT_WINDOWS.repeats})`,
@@ -149,8 +186,8 @@ export const stateReader = {
   ): Promise<{ versions: ModelVersionFacts[]; groups: FairnessGroupFacts[] }> {
     if (ids === undefined) {
       const [versions, groups] = await Promise.all([
-        queryRows<Row>(ch, stateMergeSelect(modelVersionState)),
-        queryRows<Row>(ch, stateMergeSelect(fairnessGroupState)),
+        queryRows<Row>(ch, stateMergeSelect(modelVersionState, { fields: VERSION_FIELDS })),
+        queryRows<Row>(ch, stateMergeSelect(fairnessGroupState, { fields: GROUP_FIELDS })),
       ])
       return { versions: versions.map(toVersion), groups: groups.map(toGroup) }
     }

@@ -207,7 +207,7 @@ FROM (
       arrayMap(c -> c.2 / (c.2 + c.3), arrayFilter(c -> c.2 + c.3 > 0, cs)) AS fpr
     FROM (
       SELECT model_id, environment, model_version, attribute,
-        arrayMap(g -> g.2, arrayFilter(g -> g.1 = max(version), groupArray((version, counts)))) AS cs
+        arrayMap(g -> g.2, arrayFilter(g -> g.1 = max(version), groupArray((version, (tp, fp, tn, fn))))) AS cs
       FROM (${groups})
       GROUP BY model_id, environment, model_version, attribute
     )

@@ -5,25 +5,24 @@
 
 CREATE TABLE IF NOT EXISTS incident_state (
   incident_id String,
-  version AggregateFunction(max, Tuple(Int64, UInt8, UInt64)),
+  version AggregateFunction(max, UInt128),
   first_event_at AggregateFunction(min, DateTime64(3, 'UTC')),
   last_event_at AggregateFunction(max, DateTime64(3, 'UTC')),
   last_ingested_at AggregateFunction(max, DateTime64(3, 'UTC')),
-  status AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  severity AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  category AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  business_unit AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  notifiable AggregateFunction(argMax, Bool, Tuple(Int64, UInt8, UInt64)),
-  detected_at AggregateFunction(argMax, DateTime64(3, 'UTC'), Tuple(Int64, UInt8, UInt64)),
-  records_affected AggregateFunction(argMax, UInt64, Tuple(Int64, UInt8, UInt64)),
-  data_subjects_affected AggregateFunction(argMax, UInt64, Tuple(Int64, UInt8, UInt64)),
-  ai_system_id AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  controls AggregateFunction(argMax, Array(String), Tuple(Int64, UInt8, UInt64)),
-  occurred_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  contained_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  resolved_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  closed_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  regulator_notified_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8)
+  status AggregateFunction(argMax, String, UInt128),
+  severity AggregateFunction(argMax, String, UInt128),
+  category AggregateFunction(argMax, String, UInt128),
+  business_unit AggregateFunction(argMax, String, UInt128),
+  notifiable AggregateFunction(argMax, Bool, UInt128),
+  detected_at AggregateFunction(argMax, DateTime64(3, 'UTC'), UInt128),
+  records_affected AggregateFunction(argMax, UInt64, UInt128),
+  data_subjects_affected AggregateFunction(argMax, UInt64, UInt128),
+  ai_system_id AggregateFunction(argMax, String, UInt128),
+  occurred_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  contained_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  resolved_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  closed_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  regulator_notified_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (incident_id);
 
@@ -43,13 +42,12 @@ SELECT
   argMaxState(records_affected, __k) AS records_affected,
   argMaxState(data_subjects_affected, __k) AS data_subjects_affected,
   argMaxState(ai_system_id, __k) AS ai_system_id,
-  argMaxState(controls, __k) AS controls,
-  argMaxIfState(tuple(occurred_at), __k, occurred_at IS NOT NULL) AS occurred_at,
-  argMaxIfState(tuple(contained_at), __k, (contained_at IS NOT NULL) OR __rank < 2) AS contained_at,
-  argMaxIfState(tuple(resolved_at), __k, (resolved_at IS NOT NULL) OR __rank < 4) AS resolved_at,
-  argMaxIfState(tuple(closed_at), __k, (closed_at IS NOT NULL) OR __rank < 5) AS closed_at,
-  argMaxIfState(tuple(regulator_notified_at), __k, regulator_notified_at IS NOT NULL) AS regulator_notified_at
-FROM (SELECT *, multiIf(status = 'detected', 1, status = 'contained', 2, status = 'notified', 3, status = 'resolved', 4, status = 'closed', 5, 0) AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM privacy_incident_events WHERE 1)
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(occurred_at) + 1, 0)), __k, occurred_at IS NOT NULL) AS occurred_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(contained_at) + 1, 0)), __k, (contained_at IS NOT NULL) OR __rank < 2) AS contained_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(resolved_at) + 1, 0)), __k, (resolved_at IS NOT NULL) OR __rank < 4) AS resolved_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(closed_at) + 1, 0)), __k, (closed_at IS NOT NULL) OR __rank < 5) AS closed_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(regulator_notified_at) + 1, 0)), __k, regulator_notified_at IS NOT NULL) AS regulator_notified_at
+FROM (SELECT *, multiIf(status = 'detected', 1, status = 'contained', 2, status = 'notified', 3, status = 'resolved', 4, status = 'closed', 5, 0) AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM privacy_incident_events WHERE 1)
 GROUP BY incident_id;
 
 INSERT INTO incident_state
@@ -68,34 +66,33 @@ SELECT
   argMaxState(records_affected, __k) AS records_affected,
   argMaxState(data_subjects_affected, __k) AS data_subjects_affected,
   argMaxState(ai_system_id, __k) AS ai_system_id,
-  argMaxState(controls, __k) AS controls,
-  argMaxIfState(tuple(occurred_at), __k, occurred_at IS NOT NULL) AS occurred_at,
-  argMaxIfState(tuple(contained_at), __k, (contained_at IS NOT NULL) OR __rank < 2) AS contained_at,
-  argMaxIfState(tuple(resolved_at), __k, (resolved_at IS NOT NULL) OR __rank < 4) AS resolved_at,
-  argMaxIfState(tuple(closed_at), __k, (closed_at IS NOT NULL) OR __rank < 5) AS closed_at,
-  argMaxIfState(tuple(regulator_notified_at), __k, regulator_notified_at IS NOT NULL) AS regulator_notified_at
-FROM (SELECT *, multiIf(status = 'detected', 1, status = 'contained', 2, status = 'notified', 3, status = 'resolved', 4, status = 'closed', 5, 0) AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM privacy_incident_events WHERE 1)
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(occurred_at) + 1, 0)), __k, occurred_at IS NOT NULL) AS occurred_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(contained_at) + 1, 0)), __k, (contained_at IS NOT NULL) OR __rank < 2) AS contained_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(resolved_at) + 1, 0)), __k, (resolved_at IS NOT NULL) OR __rank < 4) AS resolved_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(closed_at) + 1, 0)), __k, (closed_at IS NOT NULL) OR __rank < 5) AS closed_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(regulator_notified_at) + 1, 0)), __k, regulator_notified_at IS NOT NULL) AS regulator_notified_at
+FROM (SELECT *, multiIf(status = 'detected', 1, status = 'contained', 2, status = 'notified', 3, status = 'resolved', 4, status = 'closed', 5, 0) AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM privacy_incident_events WHERE 1)
 GROUP BY incident_id;
 
 CREATE TABLE IF NOT EXISTS finding_state (
   finding_id String,
-  version AggregateFunction(max, Tuple(Int64, UInt8, UInt64)),
+  version AggregateFunction(max, UInt128),
   first_event_at AggregateFunction(min, DateTime64(3, 'UTC')),
   last_event_at AggregateFunction(max, DateTime64(3, 'UTC')),
   last_ingested_at AggregateFunction(max, DateTime64(3, 'UTC')),
-  audit_id AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  audit_type AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  standard AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  clause AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  kind AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  status AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  business_unit AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  title AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  owner AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  raised_at AggregateFunction(argMax, DateTime64(3, 'UTC'), Tuple(Int64, UInt8, UInt64)),
-  due_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  closed_at AggregateFunction(argMaxIf, Tuple(Nullable(DateTime64(3, 'UTC'))), Tuple(Int64, UInt8, UInt64), UInt8),
-  repeat_of AggregateFunction(argMaxIf, Tuple(Nullable(String)), Tuple(Int64, UInt8, UInt64), UInt8)
+  audit_id AggregateFunction(argMax, String, UInt128),
+  audit_type AggregateFunction(argMax, String, UInt128),
+  standard AggregateFunction(argMax, String, UInt128),
+  clause AggregateFunction(argMax, String, UInt128),
+  kind AggregateFunction(argMax, String, UInt128),
+  status AggregateFunction(argMax, String, UInt128),
+  business_unit AggregateFunction(argMax, String, UInt128),
+  title AggregateFunction(argMax, String, UInt128),
+  owner AggregateFunction(argMax, String, UInt128),
+  raised_at AggregateFunction(argMax, DateTime64(3, 'UTC'), UInt128),
+  due_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  closed_at AggregateFunction(argMaxIf, Int64, UInt128, UInt8),
+  repeat_of AggregateFunction(argMaxIf, String, UInt128, UInt8)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (finding_id);
 
@@ -116,10 +113,10 @@ SELECT
   argMaxState(title, __k) AS title,
   argMaxState(owner, __k) AS owner,
   argMaxState(raised_at, __k) AS raised_at,
-  argMaxIfState(tuple(due_at), __k, due_at IS NOT NULL) AS due_at,
-  argMaxIfState(tuple(closed_at), __k, (closed_at IS NOT NULL) OR __rank < 3) AS closed_at,
-  argMaxIfState(tuple(if(repeat_of != '', toNullable(toString(repeat_of)), NULL)), __k, repeat_of != '') AS repeat_of
-FROM (SELECT *, multiIf(status = 'open', 1, status = 'in_progress', 2, status = 'closed', 3, status = 'verified', 4, 0) AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM audit_finding_events WHERE 1)
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(due_at) + 1, 0)), __k, due_at IS NOT NULL) AS due_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(closed_at) + 1, 0)), __k, (closed_at IS NOT NULL) OR __rank < 3) AS closed_at,
+  argMaxIfState(if(repeat_of != '', toString(repeat_of), ''), __k, repeat_of != '') AS repeat_of
+FROM (SELECT *, multiIf(status = 'open', 1, status = 'in_progress', 2, status = 'closed', 3, status = 'verified', 4, 0) AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM audit_finding_events WHERE 1)
 GROUP BY finding_id;
 
 INSERT INTO finding_state
@@ -139,29 +136,34 @@ SELECT
   argMaxState(title, __k) AS title,
   argMaxState(owner, __k) AS owner,
   argMaxState(raised_at, __k) AS raised_at,
-  argMaxIfState(tuple(due_at), __k, due_at IS NOT NULL) AS due_at,
-  argMaxIfState(tuple(closed_at), __k, (closed_at IS NOT NULL) OR __rank < 3) AS closed_at,
-  argMaxIfState(tuple(if(repeat_of != '', toNullable(toString(repeat_of)), NULL)), __k, repeat_of != '') AS repeat_of
-FROM (SELECT *, multiIf(status = 'open', 1, status = 'in_progress', 2, status = 'closed', 3, status = 'verified', 4, 0) AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM audit_finding_events WHERE 1)
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(due_at) + 1, 0)), __k, due_at IS NOT NULL) AS due_at,
+  argMaxIfState(toInt64(ifNull(toUnixTimestamp64Milli(closed_at) + 1, 0)), __k, (closed_at IS NOT NULL) OR __rank < 3) AS closed_at,
+  argMaxIfState(if(repeat_of != '', toString(repeat_of), ''), __k, repeat_of != '') AS repeat_of
+FROM (SELECT *, multiIf(status = 'open', 1, status = 'in_progress', 2, status = 'closed', 3, status = 'verified', 4, 0) AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM audit_finding_events WHERE 1)
 GROUP BY finding_id;
 
 CREATE TABLE IF NOT EXISTS model_version_state (
   model_id String,
   environment LowCardinality(String),
   model_version String,
-  version AggregateFunction(max, Tuple(Int64, UInt8, UInt64)),
+  version AggregateFunction(max, UInt128),
   first_event_at AggregateFunction(min, DateTime64(3, 'UTC')),
   last_event_at AggregateFunction(max, DateTime64(3, 'UTC')),
   last_ingested_at AggregateFunction(max, DateTime64(3, 'UTC')),
-  business_unit AggregateFunction(argMax, String, Tuple(Int64, UInt8, UInt64)),
-  sample_size AggregateFunction(argMax, UInt64, Tuple(Int64, UInt8, UInt64)),
-  window_end AggregateFunction(argMax, DateTime64(3, 'UTC'), Tuple(Int64, UInt8, UInt64)),
-  baseline_version AggregateFunction(argMaxIf, Tuple(Nullable(String)), Tuple(Int64, UInt8, UInt64), UInt8),
-  accuracy AggregateFunction(argMaxIf, Tuple(Nullable(Float64)), Tuple(Int64, UInt8, UInt64), UInt8),
-  precision AggregateFunction(argMaxIf, Tuple(Nullable(Float64)), Tuple(Int64, UInt8, UInt64), UInt8),
-  recall AggregateFunction(argMaxIf, Tuple(Nullable(Float64)), Tuple(Int64, UInt8, UInt64), UInt8),
-  f1 AggregateFunction(argMaxIf, Tuple(Nullable(Float64)), Tuple(Int64, UInt8, UInt64), UInt8),
-  auc AggregateFunction(argMaxIf, Tuple(Nullable(Float64)), Tuple(Int64, UInt8, UInt64), UInt8)
+  business_unit AggregateFunction(argMax, String, UInt128),
+  sample_size AggregateFunction(argMax, UInt64, UInt128),
+  window_end AggregateFunction(argMax, DateTime64(3, 'UTC'), UInt128),
+  baseline_version AggregateFunction(argMaxIf, String, UInt128, UInt8),
+  accuracy AggregateFunction(argMaxIf, Float64, UInt128, UInt8),
+  accuracy_given AggregateFunction(max, UInt8),
+  precision AggregateFunction(argMaxIf, Float64, UInt128, UInt8),
+  precision_given AggregateFunction(max, UInt8),
+  recall AggregateFunction(argMaxIf, Float64, UInt128, UInt8),
+  recall_given AggregateFunction(max, UInt8),
+  f1 AggregateFunction(argMaxIf, Float64, UInt128, UInt8),
+  f1_given AggregateFunction(max, UInt8),
+  auc AggregateFunction(argMaxIf, Float64, UInt128, UInt8),
+  auc_given AggregateFunction(max, UInt8)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (model_id, environment, model_version);
 
@@ -177,13 +179,18 @@ SELECT
   argMaxState(toString(business_unit), __k) AS business_unit,
   argMaxState(sample_size, __k) AS sample_size,
   argMaxState(window_end, __k) AS window_end,
-  argMaxIfState(tuple(if(baseline_version != '', toNullable(toString(baseline_version)), NULL)), __k, baseline_version != '') AS baseline_version,
-  argMaxIfState(tuple(if(mapContains(metrics, 'accuracy'), toNullable(toFloat64(metrics['accuracy'])), NULL)), __k, mapContains(metrics, 'accuracy')) AS accuracy,
-  argMaxIfState(tuple(if(mapContains(metrics, 'precision'), toNullable(toFloat64(metrics['precision'])), NULL)), __k, mapContains(metrics, 'precision')) AS precision,
-  argMaxIfState(tuple(if(mapContains(metrics, 'recall'), toNullable(toFloat64(metrics['recall'])), NULL)), __k, mapContains(metrics, 'recall')) AS recall,
-  argMaxIfState(tuple(if(mapContains(metrics, 'f1'), toNullable(toFloat64(metrics['f1'])), NULL)), __k, mapContains(metrics, 'f1')) AS f1,
-  argMaxIfState(tuple(if(mapContains(metrics, 'auc'), toNullable(toFloat64(metrics['auc'])), NULL)), __k, mapContains(metrics, 'auc')) AS auc
-FROM (SELECT *, 0 AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM model_metric_events WHERE 1)
+  argMaxIfState(if(baseline_version != '', toString(baseline_version), ''), __k, baseline_version != '') AS baseline_version,
+  argMaxIfState(toFloat64(metrics['accuracy']), __k, mapContains(metrics, 'accuracy')) AS accuracy,
+  maxIfState(toUInt8(1), mapContains(metrics, 'accuracy')) AS accuracy_given,
+  argMaxIfState(toFloat64(metrics['precision']), __k, mapContains(metrics, 'precision')) AS precision,
+  maxIfState(toUInt8(1), mapContains(metrics, 'precision')) AS precision_given,
+  argMaxIfState(toFloat64(metrics['recall']), __k, mapContains(metrics, 'recall')) AS recall,
+  maxIfState(toUInt8(1), mapContains(metrics, 'recall')) AS recall_given,
+  argMaxIfState(toFloat64(metrics['f1']), __k, mapContains(metrics, 'f1')) AS f1,
+  maxIfState(toUInt8(1), mapContains(metrics, 'f1')) AS f1_given,
+  argMaxIfState(toFloat64(metrics['auc']), __k, mapContains(metrics, 'auc')) AS auc,
+  maxIfState(toUInt8(1), mapContains(metrics, 'auc')) AS auc_given
+FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_metric_events WHERE 1)
 GROUP BY model_id, environment, model_version;
 
 INSERT INTO model_version_state
@@ -198,13 +205,18 @@ SELECT
   argMaxState(toString(business_unit), __k) AS business_unit,
   argMaxState(sample_size, __k) AS sample_size,
   argMaxState(window_end, __k) AS window_end,
-  argMaxIfState(tuple(if(baseline_version != '', toNullable(toString(baseline_version)), NULL)), __k, baseline_version != '') AS baseline_version,
-  argMaxIfState(tuple(if(mapContains(metrics, 'accuracy'), toNullable(toFloat64(metrics['accuracy'])), NULL)), __k, mapContains(metrics, 'accuracy')) AS accuracy,
-  argMaxIfState(tuple(if(mapContains(metrics, 'precision'), toNullable(toFloat64(metrics['precision'])), NULL)), __k, mapContains(metrics, 'precision')) AS precision,
-  argMaxIfState(tuple(if(mapContains(metrics, 'recall'), toNullable(toFloat64(metrics['recall'])), NULL)), __k, mapContains(metrics, 'recall')) AS recall,
-  argMaxIfState(tuple(if(mapContains(metrics, 'f1'), toNullable(toFloat64(metrics['f1'])), NULL)), __k, mapContains(metrics, 'f1')) AS f1,
-  argMaxIfState(tuple(if(mapContains(metrics, 'auc'), toNullable(toFloat64(metrics['auc'])), NULL)), __k, mapContains(metrics, 'auc')) AS auc
-FROM (SELECT *, 0 AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM model_metric_events WHERE 1)
+  argMaxIfState(if(baseline_version != '', toString(baseline_version), ''), __k, baseline_version != '') AS baseline_version,
+  argMaxIfState(toFloat64(metrics['accuracy']), __k, mapContains(metrics, 'accuracy')) AS accuracy,
+  maxIfState(toUInt8(1), mapContains(metrics, 'accuracy')) AS accuracy_given,
+  argMaxIfState(toFloat64(metrics['precision']), __k, mapContains(metrics, 'precision')) AS precision,
+  maxIfState(toUInt8(1), mapContains(metrics, 'precision')) AS precision_given,
+  argMaxIfState(toFloat64(metrics['recall']), __k, mapContains(metrics, 'recall')) AS recall,
+  maxIfState(toUInt8(1), mapContains(metrics, 'recall')) AS recall_given,
+  argMaxIfState(toFloat64(metrics['f1']), __k, mapContains(metrics, 'f1')) AS f1,
+  maxIfState(toUInt8(1), mapContains(metrics, 'f1')) AS f1_given,
+  argMaxIfState(toFloat64(metrics['auc']), __k, mapContains(metrics, 'auc')) AS auc,
+  maxIfState(toUInt8(1), mapContains(metrics, 'auc')) AS auc_given
+FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_metric_events WHERE 1)
 GROUP BY model_id, environment, model_version;
 
 CREATE TABLE IF NOT EXISTS fairness_group_state (
@@ -213,9 +225,12 @@ CREATE TABLE IF NOT EXISTS fairness_group_state (
   model_version String,
   attribute LowCardinality(String),
   group_name String,
-  version AggregateFunction(max, Tuple(Int64, UInt8, UInt64)),
+  version AggregateFunction(max, UInt128),
   last_ingested_at AggregateFunction(max, DateTime64(3, 'UTC')),
-  counts AggregateFunction(argMax, Tuple(UInt64, UInt64, UInt64, UInt64), Tuple(Int64, UInt8, UInt64))
+  tp AggregateFunction(argMax, UInt64, UInt128),
+  fp AggregateFunction(argMax, UInt64, UInt128),
+  tn AggregateFunction(argMax, UInt64, UInt128),
+  fn AggregateFunction(argMax, UInt64, UInt128)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (model_id, environment, model_version, attribute, group_name);
 
@@ -228,8 +243,11 @@ SELECT
   toString(group_name) AS group_name,
   maxState(__k) AS version,
   maxState(ingested_at) AS last_ingested_at,
-  argMaxState((tp, fp, tn, fn), __k) AS counts
-FROM (SELECT *, 0 AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
+  argMaxState(tp, __k) AS tp,
+  argMaxState(fp, __k) AS fp,
+  argMaxState(tn, __k) AS tn,
+  argMaxState(fn, __k) AS fn
+FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
 GROUP BY model_id, environment, model_version, attribute, group_name;
 
 INSERT INTO fairness_group_state
@@ -241,6 +259,9 @@ SELECT
   toString(group_name) AS group_name,
   maxState(__k) AS version,
   maxState(ingested_at) AS last_ingested_at,
-  argMaxState((tp, fp, tn, fn), __k) AS counts
-FROM (SELECT *, 0 AS __rank, (toUnixTimestamp64Milli(event_time), toUInt8(__rank), cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
+  argMaxState(tp, __k) AS tp,
+  argMaxState(fp, __k) AS fp,
+  argMaxState(tn, __k) AS tn,
+  argMaxState(fn, __k) AS fn
+FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
 GROUP BY model_id, environment, model_version, attribute, group_name;

@@ -34,10 +34,9 @@ export interface FairnessGroupFacts {
   fn: number
 }
 
-/** A ClickHouse order key (ms, rank, hash) as a string whose order is the key's order. */
-export function versionKey(k: readonly [string | number, string | number, string | number]): string {
-  const [ms, rank, hash] = k
-  return `${String(ms).padStart(16, '0')}|${String(rank).padStart(3, '0')}|${String(hash).padStart(20, '0')}`
+/** A ClickHouse order key (a UInt128, as JSON gives it) as a string whose order is the key's order. */
+export function versionKey(k: string | number | bigint): string {
+  return BigInt(k).toString().padStart(40, '0')
 }
 
 /** ClickHouse compares strings byte by byte (UTF-8); so does this. */

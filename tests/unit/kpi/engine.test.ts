@@ -233,7 +233,7 @@ describe('modelSamples', () => {
       modelVersion: '2',
       attribute: 'sex',
       group,
-      version: versionKey([version, 0, 1]),
+      version: versionKey(BigInt(version) << 72n),
       tp,
       fp,
       tn,
