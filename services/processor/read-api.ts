@@ -160,7 +160,7 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
   /** The KPI named in the path, if the caller may see its area. */
   const kpiFor = (id: string, p: Principal | undefined): KpiDefinition => {
     const kpi = byId.get(id)
-    if (!kpi) throw new NotFoundError(`unknown KPI ${id}`)
+    if (!kpi) throw new NotFoundError('unknown KPI')
     if (!areasOf(p).has(kpi.area)) throw new ForbiddenError(`KPIs of area ${kpi.area} are not for your role`)
     return kpi
   }
@@ -306,7 +306,7 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
          FROM breach_transitions WHERE breach_id = {id:String} ORDER BY at`,
         { id },
       )
-      if (transitions.length === 0) throw new NotFoundError(`unknown breach ${id}`)
+      if (transitions.length === 0) throw new NotFoundError('unknown breach')
       const kpi = byId.get(transitions[0]!.kpi_id)
       const area = kpi?.area ?? transitions[0]!.kpi_id.split('.')[0]
       if (!(areasOf(req.auth?.principal) as ReadonlySet<string>).has(area ?? '')) {
