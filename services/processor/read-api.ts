@@ -170,7 +170,11 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
       since: toChTime(new Date(deps.clock().getTime() - deps.currentWindowMs).toISOString()),
     })
 
-  app.get('/api/openapi.json', { config: { access: access.anyReader } }, async () => app.swagger())
+  app.get(
+    '/api/openapi.json',
+    { schema: { querystring: kpiQuery }, config: { access: access.anyReader } },
+    async () => app.swagger(),
+  )
 
   app.get(
     '/api/kpis',

@@ -218,9 +218,15 @@ export class HttpServer {
     })
 
     app.addHook('onRequest', async (req, reply) => {
-      if ((req.raw.url ?? '').length > L.maxUrlBytes) {
+      const target = req.raw.url ?? ''
+      if (target.length > L.maxUrlBytes) {
         this.metrics.rejected.inc({ reason: 'url_too_long' })
         return reply.code(414).send({ error: `request target longer than ${L.maxUrlBytes} bytes` })
+      }
+      // Only a path (or an absolute URL): not `*` nor an authority, which the router would otherwise map to `/`.
+      if (!target.startsWith('/') && !/^https?:\/\//i.test(target)) {
+        this.metrics.rejected.inc({ reason: 'unparsable' })
+        return reply.code(400).send({ error: 'bad request', reasons: ['path: must start with /'] })
       }
       if (req.routeOptions.config?.probe) return
       this.inFlight++
@@ -408,6 +414,14 @@ export class HttpServer {
     this.started = true
     await this.app.listen({ host, port })
     this.app.server.maxConnections = this.limits.maxConnections
+    // CONNECT (a tunnel request) is not served: answer it rather than drop the socket silently.
+    this.app.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      this.metrics.rejected.inc({ reason: 'unparsable' })
+      const body = JSON.stringify({ error: 'method not allowed' })
+      socket.end(
+        `HTTP/1.1 405 Method Not Allowed\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      )
+    })
     const addr = this.app.server.address() as AddressInfo
     const shownHost =
       host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
