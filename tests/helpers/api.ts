@@ -46,6 +46,9 @@ export function localAdminToken(dataDir: string): string {
   return readFileSync(join(dataDir, LOCAL_ADMIN_TOKEN_FILE), 'utf8').trim()
 }
 
+/** The review page's sign-in link for a token (what `npm start` prints in its banner). */
+export const loginLink = (base: string, token: string): string => `${base}/login#token=${token}`
+
 export const bearer = (token: string | undefined): Record<string, string> =>
   token ? { authorization: `Bearer ${token}` } : {}
 

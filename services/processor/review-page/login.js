@@ -2,14 +2,10 @@
 // then opens the page. A login link carries the token in the URL fragment (`/login#token=...`), which
 // browsers never send to a server; it is removed from the address bar and history before anything else.
 ;(() => {
-  const params = new URLSearchParams(location.hash.slice(1))
-  if (location.hash) history.replaceState(null, '', location.pathname)
-  const wanted = params.get('next') || '/'
-  // Only a path on this site: never `//host` or a scheme (no open redirect).
-  const next = /^\/(?![/\\])[^\s\\]*$/.test(wanted) ? wanted : '/'
   const status = document.getElementById('status')
   const form = document.getElementById('login-form')
   const input = document.getElementById('token')
+  let next = '/'
 
   async function signIn(credential) {
     status.textContent = 'Signing in…'
@@ -40,11 +36,23 @@
     input.focus()
   }
 
+  /** Reads `#token=...&next=...` (on load, and when a link is opened on this page). */
+  function fromFragment() {
+    if (!location.hash) return
+    const params = new URLSearchParams(location.hash.slice(1))
+    history.replaceState(null, '', location.pathname)
+    const wanted = params.get('next') || next
+    // Only a path on this site: never `//host` or a scheme (no open redirect).
+    next = /^\/(?![/\\])[^\s\\]*$/.test(wanted) ? wanted : '/'
+    const token = params.get('token')
+    if (token) void signIn(token)
+  }
+
   form.addEventListener('submit', (e) => {
     e.preventDefault()
     if (input.value.trim()) void signIn(input.value)
   })
-  const token = params.get('token')
-  if (token) void signIn(token)
-  else input.focus()
+  window.addEventListener('hashchange', fromFragment)
+  fromFragment()
+  input.focus()
 })()
