@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { hashToken, parseTokensFile } from '../../shared/http/auth/tokens.js'
 import { apiGet, bearer, testAuth } from '../helpers/api.js'
 import { waitFor } from '../helpers/infra.js'
 import { REPO_ROOT } from '../helpers/pipeline.js'
@@ -100,5 +101,34 @@ describe('errors nothing caught', () => {
     expect(fatal, out.slice(-2000)).toHaveLength(1)
     expect(fatal[0]).toContain('uncaught exception, exiting with code 70')
     expect(fatal[0]).toContain('thrown outside any request')
+  })
+})
+
+describe('npm run token', () => {
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'services/cli/token.ts', ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+
+  it('prints a new token once, and the tokens-file line holding only its hash', () => {
+    const r = run('--name', 'grafana-ops', '--role', 'auditor,ml')
+    expect(r.status, r.stderr).toBe(0)
+    const token = /^ {2}(aims_\S+)$/m.exec(r.stdout)?.[1]
+    const line = /^ {2}(grafana-ops \S+ [0-9a-f]{64})$/m.exec(r.stdout)?.[1]
+    expect(token).toBeDefined()
+    expect(line).toBeDefined()
+    expect(parseTokensFile(line!, 'tokens')).toEqual([
+      { name: 'grafana-ops', roles: ['auditor', 'ml'], sha256: hashToken(token!) },
+    ])
+    expect(line).not.toContain(token!)
+  })
+
+  it('refuses a bad name or role with exit 2, naming the option', () => {
+    const r = run('--name', 'a b', '--role', 'boss')
+    expect(r.status).toBe(2)
+    expect(r.stderr).toContain('--name: ')
+    expect(r.stderr).toContain('--role: unknown role "boss"')
   })
 })
