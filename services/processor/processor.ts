@@ -63,6 +63,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     ch,
     kpis,
     config: aimsConfig,
+    deadLetterPayloadBytes: cfg.HTTP_DEAD_LETTER_PAYLOAD_BYTES,
     // A steady series is rewritten once per heartbeat, so it is current for a heartbeat and two sweeps.
     currentWindowMs: KPI_VALUE_HEARTBEAT_MS + 2 * cfg.SWEEP_INTERVAL_MS,
     clock,

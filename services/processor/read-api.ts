@@ -37,7 +37,7 @@ export interface ReadApiDeps {
   /** How far back a series' latest value still counts as current (a few sweep intervals). */
   currentWindowMs: number
   clock: () => Date
-  /** Raw payload bytes per dead letter shown to admins. Default 2048. */
+  /** Raw payload bytes per dead letter shown to admins (HTTP_DEAD_LETTER_PAYLOAD_BYTES). Default 2048. */
   deadLetterPayloadBytes?: number
 }
 

@@ -428,11 +428,6 @@ export class HttpServer {
     return { url: `http://${shownHost}:${addr.port}`, port: addr.port }
   }
 
-  /** Requests currently counted against the concurrency cap. */
-  get requestsInFlight(): number {
-    return this.inFlight
-  }
-
   async close(): Promise<void> {
     if (!this.started) return
     this.started = false
