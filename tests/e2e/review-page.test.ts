@@ -242,6 +242,8 @@ describe('review page end to end: the run command, a browser, Ctrl-C and a resta
     expect(logLines.length).toBeGreaterThan(0)
     expect(logLines.filter((l) => l.includes(token))).toEqual([])
     expect((await apiGet(base, '/api/views/scorecard')).status).toBe(401)
+    const anonymous = await apiGet(base, '/')
+    expect([anonymous.status, anonymous.headers.get('location')]).toEqual([303, '/login#next=%2F'])
 
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
     const problems: string[] = []
@@ -249,9 +251,7 @@ describe('review page end to end: the run command, a browser, Ctrl-C and a resta
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console: ${m.text()}`)
     })
-    // Without a session the page sends the browser to sign in; the link signs in and comes back.
-    await page.goto(`${base}/`)
-    expect(new URL(page.url()).pathname).toBe('/login')
+    // The banner's link signs the browser in and opens the page.
     await page.goto(loginLink(base, token))
     await page.waitForURL(`${base}/`)
     expect(page.url(), 'the token leaves the address bar').not.toContain(token)
