@@ -74,7 +74,7 @@ export function authFromConfig(cfg: Config, opts: AuthFromConfigOptions): Resolv
           clockToleranceS: cfg.OIDC_CLOCK_TOLERANCE_S,
         })
       : undefined
-  const configured = tokens.length > 0 || verifyJwt !== undefined || cfg.HTTP_TOKENS_FILE !== undefined
+  const configured = cfg.HTTP_TOKENS_FILE !== undefined || verifyJwt !== undefined
   if (cfg.METRICS_TOKEN) {
     const sha256 = hashToken(cfg.METRICS_TOKEN)
     if (tokens.some((t) => t.sha256 === sha256)) {
