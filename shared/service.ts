@@ -1,34 +1,97 @@
 import { type Config, loadConfig } from './config/env.js'
 import { ConfigError, errorMessage } from './errors.js'
+import { authFromConfig, type ResolvedAuth } from './http/auth/from-config.js'
 import { Health } from './http/health.js'
+import { httpLimits } from './http/limits.js'
 import { HttpServer } from './http/server.js'
 import { createLogger, type Logger } from './logger.js'
+import { getCounter } from './metrics/registry.js'
 
 export interface ServiceContext {
   cfg: Config
   log: Logger
   health: Health
+  /** Register HTTP areas here during start; the server listens once start has returned. */
   http: HttpServer
+}
+
+export interface Listening {
+  /** Where the HTTP server listens, e.g. http://127.0.0.1:8080. */
+  url: string
+  port: number
+  /**
+   * Loopback without configured authentication: the sign-in link of the generated admin token (for a
+   * terminal banner only, never a log) and the file that keeps the token.
+   */
+  localAdmin?: { loginUrl: string; file: string }
 }
 
 export interface Running {
   stop(): Promise<void>
+  /** Called once the HTTP server listens (the run command prints its banner here). */
+  listening?(at: Listening): void
+}
+
+export interface ServiceOptions {
+  /** The process serves the read API and review page, not only /metrics and the probes. Default false. */
+  servesApi?: boolean
 }
 
 /** Longest a shutdown may take before the process exits anyway (the JVM of a local broker included). */
 export const SHUTDOWN_DEADLINE_MS = 10_000
+/** Exit code after an uncaught exception (sysexits EX_SOFTWARE): a supervisor restarts the process. */
+export const FATAL_EXIT_CODE = 70
+
+/**
+ * What a process does with errors nothing else caught. A rejected promise nobody awaited is a bug in one
+ * piece of work (one request, one batch): logged, counted in `aims_unhandled_rejections_total`, and the
+ * process goes on. An uncaught exception leaves the process in an unknown state: one fatal log line and
+ * exit code 70, so that a supervisor (systemd, Kubernetes, compose) starts a clean one.
+ */
+export function installProcessHandlers(name: string, log: Logger): void {
+  const rejections = getCounter({
+    name: 'aims_unhandled_rejections_total',
+    help: 'Promise rejections nothing handled: logged, and the process kept running',
+  })
+  process.on('unhandledRejection', (reason) => {
+    rejections.inc()
+    log.error(
+      { err: reason instanceof Error ? reason : new Error(String(reason)) },
+      'unhandled promise rejection (logged and counted; the process keeps running)',
+    )
+  })
+  process.on('uncaughtException', (err, origin) => {
+    log.fatal(
+      { err, origin },
+      `${name}: uncaught exception, exiting with code ${FATAL_EXIT_CODE} for a restart`,
+    )
+    log.flush()
+    process.exit(FATAL_EXIT_CODE)
+  })
+}
 
 /**
  * The entry point of every process: config (a bad value stops start-up naming the variable), logger,
- * health and the HTTP server, then the service itself; SIGINT/SIGTERM stop it and exit 0.
+ * authentication (secure by default, see `authFromConfig`), health and the HTTP server, then the service
+ * itself; the server listens once the service has registered its routes. SIGINT/SIGTERM stop it and
+ * exit 0.
  */
+export type StartService = (ctx: ServiceContext) => Promise<Running>
+
+export async function runService(name: string, start: StartService): Promise<void>
+export async function runService(name: string, options: ServiceOptions, start: StartService): Promise<void>
 export async function runService(
   name: string,
-  start: (ctx: ServiceContext) => Promise<Running>,
+  optionsOrStart: ServiceOptions | StartService,
+  maybeStart?: StartService,
 ): Promise<void> {
+  const options = typeof optionsOrStart === 'function' ? {} : optionsOrStart
+  const start = typeof optionsOrStart === 'function' ? optionsOrStart : maybeStart!
   let cfg: Config
+  let auth: ResolvedAuth
   try {
     cfg = loadConfig()
+    auth = authFromConfig(cfg, { servesApi: options.servesApi ?? false })
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${name}: ${err.message}\n`)
@@ -37,8 +100,13 @@ export async function runService(
     throw err
   }
   const log = createLogger(cfg).child({ service: name })
+  installProcessHandlers(name, log)
   const health = new Health()
-  const http = new HttpServer(health, log)
+  const http = new HttpServer(health, log, {
+    limits: httpLimits(cfg),
+    auth: auth.authenticator,
+    secureCookies: cfg.PUBLIC_BASE_URL.startsWith('https:'),
+  })
   let running: Running | undefined
   let stopping = false
 
@@ -52,8 +120,8 @@ export async function runService(
     }, SHUTDOWN_DEADLINE_MS)
     deadline.unref()
     try {
-      await running?.stop()
       await http.close()
+      await running?.stop()
     } catch (err) {
       log.error({ err: errorMessage(err) }, 'error during shutdown')
     }
@@ -64,9 +132,24 @@ export async function runService(
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   try {
-    const { url } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT)
     running = await start({ cfg, log, health, http })
-    log.info({ url, metrics: `${url}/metrics`, ready: `${url}/readyz` }, `${name} started`)
+    const { url, port } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT)
+    const local = auth.localAdmin
+    running.listening?.({
+      url,
+      port,
+      ...(local ? { localAdmin: { loginUrl: `${url}/login#token=${local.token}`, file: local.file } } : {}),
+    })
+    log.info(
+      {
+        url,
+        metrics: `${url}/metrics`,
+        ready: `${url}/readyz`,
+        // Where the generated admin token is kept: the path, never the token.
+        ...(local ? { adminTokenFile: local.file } : {}),
+      },
+      `${name} started`,
+    )
   } catch (err) {
     const message = err instanceof ConfigError ? err.message : errorMessage(err)
     log.fatal({ err: message }, `${name} failed to start`)

@@ -6,7 +6,7 @@ import { createKafka } from '../../shared/kafka/client.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { loadAimsConfigFile } from '../../shared/kpi/thresholds.js'
 import { createRedis } from '../../shared/redis/client.js'
-import { runService } from '../../shared/service.js'
+import { type Running, runService } from '../../shared/service.js'
 import { startAlerter } from '../alerter/alerter.js'
 import { startCollector } from '../collector/collector.js'
 import { runDemoFeed } from '../demo/feed.js'
@@ -20,7 +20,7 @@ import { createSummary, formatSummary } from './summary.js'
  * Redis at REDIS_URL — with the collector, processor and alerter, the review page and the demo feed.
  * One process because embedded ClickHouse binds its data folder to one process.
  */
-await runService('aims', async ({ cfg, log, health, http }) => {
+await runService('aims', { servesApi: true }, async ({ cfg, log, health, http }) => {
   const started = performance.now()
   const say = (line: string) => process.stdout.write(`${line}\n`)
   const aimsConfig = cfg.AIMS_CONFIG_FILE ? await loadAimsConfigFile(cfg.AIMS_CONFIG_FILE) : undefined
@@ -33,6 +33,7 @@ await runService('aims', async ({ cfg, log, health, http }) => {
         log: (msg) => log.info(msg),
       })
   const stops: (() => Promise<void>)[] = []
+  let banner: Running['listening']
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch((err) => log.error({ err }, 'stop failed'))
     await localKafka?.stop()
@@ -69,19 +70,27 @@ await runService('aims', async ({ cfg, log, health, http }) => {
     stops.push(() => collector.stop())
 
     const base = cfg.PUBLIC_BASE_URL.replace(/\/+$/, '')
-    say('')
-    say(`AIMS KPI pipeline ready in ${((performance.now() - started) / 1000).toFixed(1)} s`)
-    say(`  review page   ${base}/`)
-    say(`  read API      ${base}/api/kpis   (OpenAPI: ${base}/api/openapi.json)`)
-    say(`  metrics       ${base}/metrics    health: ${base}/readyz`)
-    say(`  kafka         ${brokers.join(',')}${localKafka ? ' (local broker)' : ''}`)
-    say(
-      `  clickhouse    ${ch.mode === 'embedded' ? `embedded, ${ch.location}` : ch.location}, database ${ch.database}`,
-    )
-    say(`  redis         ${cfg.REDIS_URL.replace(/\/\/[^@]*@/, '//***@')} (prefix ${cfg.REDIS_PREFIX})`)
-    say(`  send events   npm run produce -- shared/events/examples/model-metrics.jsonl`)
-    say('Ctrl-C stops everything.')
-    say('')
+    // Printed once the HTTP server listens (runService calls `listening`).
+    banner = (at) => {
+      say('')
+      say(`AIMS KPI pipeline ready in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+      say(`  review page   ${base}/`)
+      if (at.localAdmin) {
+        // The terminal, not the log: this link holds the admin token (kept in the file below).
+        say(`  sign in       ${at.localAdmin.loginUrl}`)
+        say(`                (admin token kept in ${at.localAdmin.file}; API: Authorization: Bearer <token>)`)
+      }
+      say(`  read API      ${base}/api/kpis   (OpenAPI: ${base}/api/openapi.json)`)
+      say(`  metrics       ${base}/metrics    health: ${base}/readyz`)
+      say(`  kafka         ${brokers.join(',')}${localKafka ? ' (local broker)' : ''}`)
+      say(
+        `  clickhouse    ${ch.mode === 'embedded' ? `embedded, ${ch.location}` : ch.location}, database ${ch.database}`,
+      )
+      say(`  redis         ${cfg.REDIS_URL.replace(/\/\/[^@]*@/, '//***@')} (prefix ${cfg.REDIS_PREFIX})`)
+      say(`  send events   npm run produce -- shared/events/examples/model-metrics.jsonl`)
+      say('Ctrl-C stops everything.')
+      say('')
+    }
 
     if (cfg.DEMO) {
       const demoAbort = new AbortController()
@@ -119,5 +128,5 @@ await runService('aims', async ({ cfg, log, health, http }) => {
     await stopAll()
     throw err
   }
-  return { stop: stopAll }
+  return { stop: stopAll, listening: (at) => banner?.(at) }
 })

@@ -6,7 +6,7 @@ import { createRedis } from '../../shared/redis/client.js'
 import { requireBrokers, runService } from '../../shared/service.js'
 import { startProcessor } from './processor.js'
 
-await runService('processor', async ({ cfg, log, health, http }) => {
+await runService('processor', { servesApi: true }, async ({ cfg, log, health, http }) => {
   const aimsConfig = cfg.AIMS_CONFIG_FILE ? await loadAimsConfigFile(cfg.AIMS_CONFIG_FILE) : undefined
   const kafka = createKafka(cfg, requireBrokers(cfg, 'the processor'), log)
   const ch = await createClickHouse(cfg)

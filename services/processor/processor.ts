@@ -157,7 +157,14 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     },
   }
 
-  mountReadApi(http, { ch: deps.ch, kpis, config: aimsConfig, currentWindowMs: CURRENT_FOREVER_MS, clock })
+  mountReadApi(http, {
+    ch: deps.ch,
+    kpis,
+    config: aimsConfig,
+    deadLetterPayloadBytes: cfg.HTTP_DEAD_LETTER_PAYLOAD_BYTES,
+    currentWindowMs: CURRENT_FOREVER_MS,
+    clock,
+  })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

@@ -1,14 +1,31 @@
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
-import { parseQuery } from '../../shared/http/query.js'
-import type { HttpServer } from '../../shared/http/server.js'
+import { access, areasOf, type Principal } from '../../shared/http/auth/roles.js'
+import { BadRequestError, ForbiddenError, NotFoundError } from '../../shared/http/errors.js'
+import { protectedErrors } from '../../shared/http/schemas.js'
+import type { HttpArea, HttpServer } from '../../shared/http/server.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
-import { breachesQuery, deadLettersQuery, historyQuery, kpiListQuery } from './api-schemas.js'
-import { openApiDocument } from './openapi.js'
+import {
+  breachesQuery,
+  breachesResponse,
+  breachIdParams,
+  breachResponse,
+  deadLettersQuery,
+  deadLettersResponse,
+  historyQuery,
+  historyResponse,
+  kpiIdParams,
+  kpiListQuery,
+  kpiListResponse,
+  kpiQuery,
+  kpiResponse,
+} from './api-schemas.js'
 
 /**
  * The read API: JSON over the processor's HTTP server, for the review page, Grafana-less operators and
- * scripts. Every query parameter is validated; a bad one gets 400 and the reason.
+ * scripts. Every route declares its parameters (validated: a bad one is a 400 naming it), the roles it
+ * accepts, and its place in the OpenAPI document (`/api/openapi.json`, generated from these declarations).
+ * KPI-shaped answers hold only the areas the caller's roles cover.
  */
 
 const toChTime = (iso: string) => new Date(iso).toISOString().replace('T', ' ').replace('Z', '')
@@ -20,6 +37,8 @@ export interface ReadApiDeps {
   /** How far back a series' latest value still counts as current (a few sweep intervals). */
   currentWindowMs: number
   clock: () => Date
+  /** Raw payload bytes per dead letter shown to admins (HTTP_DEAD_LETTER_PAYLOAD_BYTES). Default 2048. */
+  deadLetterPayloadBytes?: number
 }
 
 interface SeriesRow {
@@ -52,7 +71,10 @@ WHERE evaluated_at >= {since:DateTime64(3)}
 GROUP BY kpi_id, fingerprint
 ORDER BY kpi_id, fingerprint`
 
-/** One row per breach episode, its latest state, and how delivering its alerts went. */
+/**
+ * One row per breach episode, its latest state, and how delivering its alerts went. `{kpis}` is a
+ * comma-separated list of the KPI ids the caller may see ('' = all).
+ */
 export const BREACHES_SQL = `
 SELECT b.*, d.delivered, d.failed_attempts, d.last_failure
 FROM (
@@ -70,7 +92,8 @@ FROM (
          groupArray((transition, severity, at)) AS transitions
   FROM (SELECT DISTINCT transition_id, breach_id, fingerprint, kpi_id, scope, transition, severity, value, threshold, started_at, at
         FROM breach_transitions
-        WHERE ({kpi:String} = '' OR kpi_id = {kpi:String}))
+        WHERE ({kpi:String} = '' OR kpi_id = {kpi:String})
+          AND ({kpis:String} = '' OR has(splitByChar(',', {kpis:String}), kpi_id)))
   GROUP BY breach_id
 ) AS b
 LEFT JOIN (
@@ -86,10 +109,31 @@ WHERE started_at >= {since:DateTime64(3)}
 ORDER BY started_at DESC
 LIMIT {limit:UInt32}`
 
-export function mountReadApi(http: HttpServer, deps: ReadApiDeps): void {
-  const { ch } = deps
-  const byId = new Map(deps.kpis.map((k) => [k.id, k]))
-  const describe = (k: KpiDefinition) => ({
+/**
+ * Dead letters, newest first, one row per Kafka offset. Large columns are cut in ClickHouse so that a
+ * megabyte payload never leaves it whole: the value to `{cap}` bytes, the reason and key to a few KB,
+ * the headers to 16 entries. Non-admins get no value and no headers (`{raw}` = 0).
+ */
+export const DEAD_LETTERS_SQL = `
+SELECT received_at, topic, partition, toString(offset) AS offset,
+       if(key IS NULL, NULL, substringUTF8(assumeNotNull(key), 1, 256)) AS key,
+       error_type, substringUTF8(reason, 1, 2000) AS reason,
+       length(tryBase64Decode(value_base64)) AS value_bytes,
+       if({raw:UInt8} = 1, base64Encode(substring(tryBase64Decode(value_base64), 1, {cap:UInt32})), '') AS value_head,
+       if({raw:UInt8} = 1,
+          mapFromArrays(arrayMap(k -> substringUTF8(k, 1, 128), arraySlice(mapKeys(headers), 1, 16)),
+                        arrayMap(v -> substringUTF8(v, 1, 512), arraySlice(mapValues(headers), 1, 16))),
+          map()) AS headers_head
+FROM dead_letters
+WHERE received_at >= {since:DateTime64(3)}
+  AND ({topic:String} = '' OR topic = {topic:String})
+  AND ({error_type:String} = '' OR error_type = {error_type:String})
+ORDER BY received_at DESC, topic, partition, offset
+LIMIT 1 BY topic, partition, offset
+LIMIT {limit:UInt32}`
+
+export function describeKpi(k: KpiDefinition) {
+  return {
     id: k.id,
     title: k.title,
     description: k.description,
@@ -105,121 +149,237 @@ export function mountReadApi(http: HttpServer, deps: ReadApiDeps): void {
       for: k.thresholds.for,
     },
     iso: k.iso,
-  })
+  }
+}
+
+const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
+  const { ch } = deps
+  const byId = new Map(deps.kpis.map((k) => [k.id, k]))
+  const visible = (p: Principal | undefined) => {
+    const areas = areasOf(p)
+    return deps.kpis.filter((k) => areas.has(k.area))
+  }
+  /** The KPI named in the path, if the caller may see its area. */
+  const kpiFor = (id: string, p: Principal | undefined): KpiDefinition => {
+    const kpi = byId.get(id)
+    if (!kpi) throw new NotFoundError('unknown KPI')
+    if (!areasOf(p).has(kpi.area)) throw new ForbiddenError(`KPIs of area ${kpi.area} are not for your role`)
+    return kpi
+  }
 
   const currentSeries = async (): Promise<SeriesRow[]> =>
     queryRows<SeriesRow>(ch, CURRENT_SERIES_SQL, {
       since: toChTime(new Date(deps.clock().getTime() - deps.currentWindowMs).toISOString()),
     })
 
-  http.route('GET', '/api/openapi.json', () => ({ status: 200, body: openApiDocument() }))
+  app.get(
+    '/api/openapi.json',
+    { schema: { querystring: kpiQuery }, config: { access: access.anyReader } },
+    async () => app.swagger(),
+  )
 
-  http.route('GET', '/api/kpis', async (req) => {
-    const q = parseQuery(kpiListQuery, req)
-    if (!q.ok) return q.res
-    const series = await currentSeries()
-    const kpis = deps.kpis
-      .filter((k) => !q.value.area || k.area === q.value.area)
-      .map((k) => ({
-        ...describe(k),
-        series: series
-          .filter((s) => s.kpi_id === k.id && (!q.value.status || s.status === q.value.status))
-          .map((s) => ({
-            fingerprint: s.fingerprint,
-            scope: s.scope,
-            value: s.value,
-            status: s.status,
-            thresholds: resolveThresholdsFor(k, s.scope, deps.config),
-            evaluatedAt: s.last_evaluated_at,
-          })),
-      }))
-    return { status: 200, body: { generatedAt: deps.clock().toISOString(), kpis } }
-  })
-
-  http.route('GET', '/api/kpis/:id/history', async (req) => {
-    const kpi = byId.get(req.params.id ?? '')
-    if (!kpi) return { status: 404, body: { error: `unknown KPI ${req.params.id}` } }
-    const q = parseQuery(historyQuery, req)
-    if (!q.ok) return q.res
-    const to = q.value.to ?? deps.clock().toISOString()
-    const from = q.value.from ?? new Date(Date.parse(to) - 30 * 24 * 3600 * 1000).toISOString()
-    if (Date.parse(from) > Date.parse(to))
-      return { status: 400, body: { error: 'bad request', reasons: ['from: must not be after to'] } }
-    const points = await queryRows(
-      ch,
-      `SELECT DISTINCT evaluated_at, fingerprint, scope, value, status
-       FROM kpi_values
-       WHERE kpi_id = {kpi:String} AND evaluated_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
-         AND ({fp:String} = '' OR fingerprint = {fp:String})
-       ORDER BY evaluated_at DESC, fingerprint LIMIT {limit:UInt32}`,
-      {
-        kpi: kpi.id,
-        from: toChTime(from),
-        to: toChTime(to),
-        fp: q.value.fingerprint ?? '',
-        limit: q.value.limit,
+  app.get(
+    '/api/kpis',
+    {
+      schema: {
+        summary: 'Every KPI of the catalog with its current series',
+        tags: ['kpis'],
+        querystring: kpiListQuery,
+        response: { 200: kpiListResponse, ...protectedErrors },
       },
-    )
-    return { status: 200, body: { kpi: describe(kpi), from, to, points: points.reverse() } }
-  })
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const q = req.query
+      const series = await currentSeries()
+      const kpis = visible(req.auth?.principal)
+        .filter((k) => !q.area || k.area === q.area)
+        .map((k) => ({
+          ...describeKpi(k),
+          series: series
+            .filter((s) => s.kpi_id === k.id && (!q.status || s.status === q.status))
+            .map((s) => ({
+              fingerprint: s.fingerprint,
+              scope: s.scope,
+              value: s.value,
+              status: s.status,
+              thresholds: resolveThresholdsFor(k, s.scope, deps.config),
+              evaluatedAt: s.last_evaluated_at,
+            })),
+        }))
+      return { generatedAt: deps.clock().toISOString(), kpis }
+    },
+  )
 
-  http.route('GET', '/api/kpis/:id', async (req) => {
-    const kpi = byId.get(req.params.id ?? '')
-    if (!kpi) return { status: 404, body: { error: `unknown KPI ${req.params.id}` } }
-    const series = (await currentSeries()).filter((s) => s.kpi_id === kpi.id)
-    return { status: 200, body: { ...describe(kpi), series } }
-  })
-
-  http.route('GET', '/api/breaches', async (req) => {
-    const q = parseQuery(breachesQuery, req)
-    if (!q.ok) return q.res
-    const rows = await queryRows<Record<string, unknown>>(ch, BREACHES_SQL, {
-      kpi: q.value.kpi ?? '',
-      state: q.value.state,
-      since: toChTime(q.value.since ?? '1970-01-01T00:00:00Z'),
-      limit: q.value.limit,
-    })
-    return { status: 200, body: { breaches: rows.map((r) => presentBreach(r, byId)) } }
-  })
-
-  http.route('GET', '/api/breaches/:id', async (req) => {
-    const id = req.params.id ?? ''
-    const transitions = await queryRows(
-      ch,
-      `SELECT DISTINCT transition_id, kpi_id, scope, transition, severity, previous_severity, value, threshold, started_at, at
-       FROM breach_transitions WHERE breach_id = {id:String} ORDER BY at`,
-      { id },
-    )
-    if (transitions.length === 0) return { status: 404, body: { error: `unknown breach ${id}` } }
-    const deliveries = await queryRows(
-      ch,
-      `SELECT attempted_at, transition_id, sink, attempt, outcome, status_code, reason, latency_ms
-       FROM alert_deliveries WHERE startsWith(transition_id, {prefix:String}) ORDER BY attempted_at`,
-      { prefix: `${id}-` },
-    )
-    return { status: 200, body: { breachId: id, transitions, deliveries } }
-  })
-
-  http.route('GET', '/api/dead-letters', async (req) => {
-    const q = parseQuery(deadLettersQuery, req)
-    if (!q.ok) return q.res
-    const rows = await queryRows(
-      ch,
-      `SELECT DISTINCT received_at, topic, partition, offset, key, error_type, reason, value_base64, headers
-       FROM dead_letters
-       WHERE received_at >= {since:DateTime64(3)}
-         AND ({topic:String} = '' OR topic = {topic:String})
-         AND ({error_type:String} = '' OR error_type = {error_type:String})
-       ORDER BY received_at DESC LIMIT {limit:UInt32}`,
-      {
-        since: toChTime(q.value.since ?? '1970-01-01T00:00:00Z'),
-        topic: q.value.topic ?? '',
-        error_type: q.value.error_type ?? '',
-        limit: q.value.limit,
+  app.get(
+    '/api/kpis/:id/history',
+    {
+      schema: {
+        summary: 'Values of a KPI over a time range',
+        tags: ['kpis'],
+        params: kpiIdParams,
+        querystring: historyQuery,
+        response: { 200: historyResponse, ...protectedErrors },
       },
-    )
-    return { status: 200, body: { deadLetters: rows } }
-  })
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const kpi = kpiFor(req.params.id, req.auth?.principal)
+      const q = req.query
+      const to = q.to ?? deps.clock().toISOString()
+      const from = q.from ?? new Date(Date.parse(to) - 30 * 24 * 3600 * 1000).toISOString()
+      if (Date.parse(from) > Date.parse(to)) throw new BadRequestError(['from: must not be after to'])
+      const points = await queryRows<Record<string, unknown>>(
+        ch,
+        `SELECT DISTINCT evaluated_at, fingerprint, scope, value, status
+         FROM kpi_values
+         WHERE kpi_id = {kpi:String} AND evaluated_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+           AND ({fp:String} = '' OR fingerprint = {fp:String})
+         ORDER BY evaluated_at DESC, fingerprint LIMIT {limit:UInt32}`,
+        {
+          kpi: kpi.id,
+          from: toChTime(from),
+          to: toChTime(to),
+          fp: q.fingerprint ?? '',
+          limit: q.limit,
+        },
+      )
+      return { kpi: describeKpi(kpi), from, to, points: points.reverse() }
+    },
+  )
+
+  app.get(
+    '/api/kpis/:id',
+    {
+      schema: {
+        summary: 'One KPI and its current series',
+        tags: ['kpis'],
+        params: kpiIdParams,
+        querystring: kpiQuery,
+        response: { 200: kpiResponse, ...protectedErrors },
+      },
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const kpi = kpiFor(req.params.id, req.auth?.principal)
+      const series = (await currentSeries()).filter((s) => s.kpi_id === kpi.id)
+      return { ...describeKpi(kpi), series: series.map((s) => ({ ...s })) }
+    },
+  )
+
+  app.get(
+    '/api/breaches',
+    {
+      schema: {
+        summary: 'Breaches (open, resolved or all) with transitions and delivery status',
+        tags: ['breaches'],
+        querystring: breachesQuery,
+        response: { 200: breachesResponse, ...protectedErrors },
+      },
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const q = req.query
+      const mine = visible(req.auth?.principal)
+      const rows = await queryRows<Record<string, unknown>>(ch, BREACHES_SQL, {
+        kpi: q.kpi ?? '',
+        kpis: mine.length === deps.kpis.length ? '' : mine.map((k) => k.id).join(',') || '-',
+        state: q.state,
+        since: toChTime(q.since ?? '1970-01-01T00:00:00Z'),
+        limit: q.limit,
+      })
+      return { breaches: rows.map((r) => presentBreach(r, byId)) }
+    },
+  )
+
+  app.get(
+    '/api/breaches/:id',
+    {
+      schema: {
+        summary: 'One breach: its transitions and every alert delivery attempt',
+        tags: ['breaches'],
+        params: breachIdParams,
+        querystring: kpiQuery,
+        response: { 200: breachResponse, ...protectedErrors },
+      },
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const id = req.params.id
+      const transitions = await queryRows<Record<string, unknown> & { kpi_id: string }>(
+        ch,
+        `SELECT DISTINCT transition_id, kpi_id, scope, transition, severity, previous_severity, value, threshold, started_at, at
+         FROM breach_transitions WHERE breach_id = {id:String} ORDER BY at`,
+        { id },
+      )
+      if (transitions.length === 0) throw new NotFoundError('unknown breach')
+      const kpi = byId.get(transitions[0]!.kpi_id)
+      const area = kpi?.area ?? transitions[0]!.kpi_id.split('.')[0]
+      if (!(areasOf(req.auth?.principal) as ReadonlySet<string>).has(area ?? '')) {
+        throw new ForbiddenError(`breaches of area ${area} are not for your role`)
+      }
+      const deliveries = await queryRows<Record<string, unknown>>(
+        ch,
+        `SELECT attempted_at, transition_id, sink, attempt, outcome, status_code, reason, latency_ms
+         FROM alert_deliveries WHERE startsWith(transition_id, {prefix:String}) ORDER BY attempted_at`,
+        { prefix: `${id}-` },
+      )
+      return { breachId: id, transitions, deliveries }
+    },
+  )
+
+  const payloadCap = deps.deadLetterPayloadBytes ?? 2048
+  app.get(
+    '/api/dead-letters',
+    {
+      schema: {
+        summary:
+          'Rejected events with their reason, newest first; the raw value and headers (cut per row) for admins only',
+        tags: ['dead letters'],
+        querystring: deadLettersQuery,
+        response: { 200: deadLettersResponse, ...protectedErrors },
+      },
+      config: { access: access.deadLetters },
+    },
+    async (req) => {
+      const q = req.query
+      const raw = req.auth?.principal.roles.has('admin') === true
+      const rows = await queryRows<Record<string, unknown>>(ch, DEAD_LETTERS_SQL, {
+        since: toChTime(q.since ?? '1970-01-01T00:00:00Z'),
+        topic: q.topic ?? '',
+        error_type: q.error_type ?? '',
+        limit: q.limit,
+        raw: raw ? 1 : 0,
+        cap: payloadCap,
+      })
+      return {
+        deadLetters: rows.map((r) => {
+          const base = {
+            received_at: String(r.received_at),
+            topic: String(r.topic),
+            partition: Number(r.partition),
+            offset: String(r.offset),
+            key: r.key === null || r.key === undefined ? null : String(r.key),
+            error_type: String(r.error_type),
+            reason: String(r.reason),
+          }
+          if (!raw) return base
+          const bytes = Number(r.value_bytes)
+          return {
+            ...base,
+            value_bytes: bytes,
+            value_truncated: bytes > payloadCap,
+            value_base64: String(r.value_head),
+            headers: r.headers_head as Record<string, string>,
+          }
+        }),
+      }
+    },
+  )
+}
+
+export function mountReadApi(http: HttpServer, deps: ReadApiDeps): void {
+  http.register(readApi, deps)
 }
 
 function resolveThresholdsFor(
@@ -241,12 +401,12 @@ function presentBreach(r: Record<string, unknown>, byId: Map<string, KpiDefiniti
   const severity = transitions.some((t) => t.severity === 'critical') ? 'critical' : 'warning'
   const kpi = byId.get(String(r.kpi_id))
   return {
-    breachId: r.breach_id,
+    breachId: String(r.breach_id),
     fingerprint: r.fingerprint,
     kpi: { id: r.kpi_id, title: kpi?.title ?? String(r.kpi_id), unit: kpi?.unit ?? '', iso: kpi?.iso },
     scope: r.scope,
-    state: r.resolved ? 'resolved' : 'open',
-    severity,
+    state: r.resolved ? ('resolved' as const) : ('open' as const),
+    severity: severity as 'warning' | 'critical',
     startedAt: r.started_at,
     resolvedAt: r.resolved ? r.resolved_at_raw : null,
     value: r.value,

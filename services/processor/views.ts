@@ -1,8 +1,9 @@
 import { z } from 'zod'
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
 import { modelEnvironments } from '../../shared/events/model-metrics.js'
-import { parseQuery } from '../../shared/http/query.js'
-import type { HttpServer } from '../../shared/http/server.js'
+import { access, areasOf } from '../../shared/http/auth/roles.js'
+import { protectedErrors } from '../../shared/http/schemas.js'
+import type { HttpArea, HttpServer } from '../../shared/http/server.js'
 import { isIsoStandard, lookupReference, standardTitles } from '../../shared/iso/index.js'
 import { formatNowParam, type KpiDefinition } from '../../shared/kpi/catalog.js'
 import { findingState, incidentState, stateMergeSelect } from '../../shared/kpi/entity-state.js'
@@ -43,6 +44,54 @@ export const alertDeliveriesQuery = z.strictObject({
 export const nonconformitiesQuery = z.strictObject({
   standard: z.enum(['ISO27001', 'ISO42001']).optional(),
   kind: z.enum([factVocabulary.majorNc, factVocabulary.minorNc]).optional(),
+})
+
+// ----- responses: the top-level shape of each answer (keys not listed are dropped) ---------------------
+
+const row = z.looseObject({})
+const statusCounts = z.object({
+  ok: z.number(),
+  warning: z.number(),
+  critical: z.number(),
+  no_data: z.number(),
+})
+export const scorecardResponse = z.object({
+  generatedAt: z.string(),
+  summary: statusCounts,
+  kpis: z.array(
+    z.looseObject({
+      id: z.string(),
+      title: z.string(),
+      area: z.string(),
+      status: z.enum(['ok', 'warning', 'critical', 'no_data']),
+      counts: statusCounts,
+    }),
+  ),
+})
+export const modelsResponse = z.object({
+  generatedAt: z.string(),
+  tolerance: row,
+  models: z.array(z.looseObject({ modelId: z.string(), status: z.string(), versions: z.array(row) })),
+})
+export const incidentsResponse = z.object({
+  generatedAt: z.string(),
+  since: z.string(),
+  deadlineHours: z.number(),
+  warningHours: z.number(),
+  summary: z.object({
+    total: z.number(),
+    notifiedOnTime: z.number(),
+    notifiedLate: z.number(),
+    running: z.number(),
+    overdue: z.number(),
+  }),
+  incidents: z.array(row),
+})
+export const alertDeliveriesResponse = z.object({ generatedAt: z.string(), breaches: z.array(row) })
+export const nonconformitiesResponse = z.object({
+  generatedAt: z.string(),
+  totals: z.record(z.string(), z.object({ major: z.number(), minor: z.number(), overdue: z.number() })),
+  groups: z.array(row),
 })
 
 // ----- SQL -------------------------------------------------------------------------------------------
@@ -184,7 +233,7 @@ const versionOrder = (a: string, b: string) => a.localeCompare(b, 'en', { numeri
 
 // ----- routes ----------------------------------------------------------------------------------------
 
-export function mountViews(http: HttpServer, deps: ViewsDeps): void {
+const views: HttpArea<ViewsDeps> = async (app, deps) => {
   const { ch } = deps
   const byId = new Map(deps.kpis.map((k) => [k.id, k]))
 
@@ -198,272 +247,315 @@ export function mountViews(http: HttpServer, deps: ViewsDeps): void {
     return k ? resolveThresholds(k, {}, deps.config) : undefined
   }
 
-  http.route('GET', '/api/views/scorecard', async (req) => {
-    const q = parseQuery(scorecardQuery, req)
-    if (!q.ok) return q.res
-    const now = deps.clock()
-    const series = await latestSeries(now)
-    const kpis = deps.kpis
-      .filter((k) => !q.value.area || k.area === q.value.area)
-      .map((k) => {
-        const mine = series.filter((s) => s.kpi_id === k.id)
-        const counts: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
-        let status: Status = 'no_data'
-        for (const s of mine) {
-          const st = asStatus(s.status)
-          counts[st]++
-          status = worse(status, st)
+  app.get(
+    '/api/views/scorecard',
+    {
+      schema: {
+        summary:
+          "One entry per KPI: its worst current status (ok, warning, critical, no_data), worst series, thresholds and ISO references with titles; only the areas of the caller's roles",
+        tags: ['views'],
+        querystring: scorecardQuery,
+        response: { 200: scorecardResponse, ...protectedErrors },
+      },
+      config: { access: access.anyReader },
+    },
+    async (req) => {
+      const q = req.query
+      const now = deps.clock()
+      const series = await latestSeries(now)
+      const areas = areasOf(req.auth?.principal)
+      const kpis = deps.kpis
+        .filter((k) => areas.has(k.area) && (!q.area || k.area === q.area))
+        .map((k) => {
+          const mine = series.filter((s) => s.kpi_id === k.id)
+          const counts: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
+          let status: Status = 'no_data'
+          for (const s of mine) {
+            const st = asStatus(s.status)
+            counts[st]++
+            status = worse(status, st)
+          }
+          const worst = worstSeries(k, mine)
+          const additive = ADDITIVE_UNITS.has(k.unit) && k.scope.length > 0
+          const values = mine.map((s) => s.value).filter((v): v is number => v !== null)
+          const th = resolveThresholds(k, worst?.scope ?? {}, deps.config)
+          return {
+            id: k.id,
+            title: k.title,
+            description: k.description,
+            area: k.area,
+            unit: k.unit,
+            direction: k.direction,
+            window: k.window,
+            status,
+            counts,
+            series: mine.length,
+            /** For counts split by scope (incidents by severity, NCs by clause): the sum over the series. */
+            total: additive && values.length ? values.reduce((a, b) => a + b, 0) : null,
+            worst: worst
+              ? {
+                  scope: worst.scope,
+                  value: worst.value,
+                  status: asStatus(worst.status),
+                  evaluatedAt: isoOf(worst.last_evaluated_at),
+                }
+              : null,
+            thresholds: {
+              op: k.thresholds.op,
+              warning: worst ? worst.warning_threshold : th.warning,
+              critical: worst ? worst.critical_threshold : th.critical,
+            },
+            iso: isoRefs(k),
+          }
+        })
+      const overall: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
+      for (const k of kpis) overall[k.status]++
+      return { generatedAt: now.toISOString(), summary: overall, kpis }
+    },
+  )
+
+  app.get(
+    '/api/views/models',
+    {
+      schema: {
+        summary:
+          'Per model and version: accuracy, the fairness metrics per protected attribute, the worst fairness gap (1 − disparate impact ratio counted as a gap) and whether the version is out of tolerance',
+        tags: ['views'],
+        querystring: modelsQuery,
+        response: { 200: modelsResponse, ...protectedErrors },
+      },
+      config: { access: access.models },
+    },
+    async (req) => {
+      const q = req.query
+      const now = deps.clock()
+      const series = (await latestSeries(now)).filter(
+        (s) =>
+          (Object.hasOwn(FAIRNESS, s.kpi_id) || Object.hasOwn(PERFORMANCE, s.kpi_id)) &&
+          byId.has(s.kpi_id) &&
+          s.scope.model_id &&
+          s.scope.model_version &&
+          (s.scope.environment ?? 'production') === q.environment &&
+          (!q.model || s.scope.model_id === q.model),
+      )
+      type Version = {
+        modelVersion: string
+        performance: Partial<Record<PerformanceMetric, Measure>>
+        attributes: Map<string, Partial<Record<FairnessMetric, Measure>>>
+      }
+      const models = new Map<string, Map<string, Version>>()
+      for (const s of series) {
+        const modelId = s.scope.model_id!
+        const modelVersion = s.scope.model_version!
+        const versions = models.get(modelId) ?? new Map<string, Version>()
+        models.set(modelId, versions)
+        const v: Version = versions.get(modelVersion) ?? {
+          modelVersion,
+          performance: {},
+          attributes: new Map(),
         }
-        const worst = worstSeries(k, mine)
-        const additive = ADDITIVE_UNITS.has(k.unit) && k.scope.length > 0
-        const values = mine.map((s) => s.value).filter((v): v is number => v !== null)
-        const th = resolveThresholds(k, worst?.scope ?? {}, deps.config)
+        versions.set(modelVersion, v)
+        if (Object.hasOwn(PERFORMANCE, s.kpi_id)) {
+          v.performance[PERFORMANCE[s.kpi_id as keyof typeof PERFORMANCE]] = measure(s)
+        } else {
+          const attribute = s.scope.attribute ?? ''
+          const a: Partial<Record<FairnessMetric, Measure>> = v.attributes.get(attribute) ?? {}
+          v.attributes.set(attribute, a)
+          a[FAIRNESS[s.kpi_id as keyof typeof FAIRNESS]] = measure(s)
+        }
+      }
+
+      const present = (v: Version) => {
+        let worstFairness: { attribute: string; metric: FairnessMetric; gap: number } | null = null
+        let disparateImpact: { attribute: string; ratio: number; gap: number } | null = null
+        let fairnessStatus: Status = 'no_data'
+        const breachedMetrics: string[] = []
+        const attributes = [...v.attributes.entries()]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([attribute, metrics]) => {
+            let status: Status = 'no_data'
+            let worst: { metric: FairnessMetric; gap: number } | null = null
+            for (const metric of Object.values(FAIRNESS)) {
+              const m = metrics[metric]
+              if (!m) continue
+              status = worse(status, m.status)
+              if (RANK[m.status] >= RANK.warning) breachedMetrics.push(`${metric}:${attribute}`)
+              const gap = gapOf(metric, m.value)
+              if (gap !== null && (!worst || gap > worst.gap)) worst = { metric, gap }
+            }
+            fairnessStatus = worse(fairnessStatus, status)
+            if (worst && (!worstFairness || worst.gap > worstFairness.gap))
+              worstFairness = { attribute, ...worst }
+            const dir = metrics.disparateImpactRatio?.value
+            if (dir !== undefined && dir !== null && (!disparateImpact || dir < disparateImpact.ratio)) {
+              disparateImpact = { attribute, ratio: dir, gap: 1 - dir }
+            }
+            return { attribute, status, worstGap: worst, ...metrics }
+          })
+        let performanceStatus: Status = 'no_data'
+        const breachedPerformance: string[] = []
+        for (const metric of Object.values(PERFORMANCE)) {
+          const m = v.performance[metric]
+          if (!m) continue
+          performanceStatus = worse(performanceStatus, m.status)
+          if (RANK[m.status] >= RANK.warning) breachedPerformance.push(metric)
+        }
+        breachedMetrics.unshift(...breachedPerformance)
+        const status = worse(performanceStatus, fairnessStatus)
         return {
-          id: k.id,
-          title: k.title,
-          description: k.description,
-          area: k.area,
-          unit: k.unit,
-          direction: k.direction,
-          window: k.window,
+          modelVersion: v.modelVersion,
+          ...v.performance,
+          attributes,
+          worstFairness,
+          disparateImpact,
+          performanceStatus,
+          fairnessStatus,
           status,
-          counts,
-          series: mine.length,
-          /** For counts split by scope (incidents by severity, NCs by clause): the sum over the series. */
-          total: additive && values.length ? values.reduce((a, b) => a + b, 0) : null,
-          worst: worst
-            ? {
-                scope: worst.scope,
-                value: worst.value,
-                status: asStatus(worst.status),
-                evaluatedAt: isoOf(worst.last_evaluated_at),
-              }
-            : null,
-          thresholds: {
-            op: k.thresholds.op,
-            warning: worst ? worst.warning_threshold : th.warning,
-            critical: worst ? worst.critical_threshold : th.critical,
-          },
-          iso: isoRefs(k),
+          outOfTolerance: RANK[status] >= RANK.warning,
+          breachedMetrics,
+        }
+      }
+
+      const acc = defaults('model.accuracy')
+      const dir = defaults('model.disparate_impact_ratio')
+      const body = {
+        generatedAt: now.toISOString(),
+        tolerance: {
+          accuracy: { warning: acc?.warning ?? null, critical: acc?.critical ?? null },
+          disparateImpactRatio: { warning: dir?.warning ?? null, critical: dir?.critical ?? null },
+          /** The largest tolerated 1 − disparate impact ratio (four-fifths rule: 0.2). */
+          disparateImpactGap:
+            dir?.warning === null || dir?.warning === undefined
+              ? null
+              : Math.round((1 - dir.warning) * 1e9) / 1e9,
+        },
+        models: [...models.entries()]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([modelId, versions]) => {
+            const list = [...versions.values()].sort((a, b) => versionOrder(a.modelVersion, b.modelVersion))
+            const presented = list.map(present)
+            const latest = presented[presented.length - 1]
+            return {
+              modelId,
+              latestVersion: latest?.modelVersion ?? null,
+              status: latest?.status ?? 'no_data',
+              versions: presented,
+            }
+          }),
+      }
+      return body
+    },
+  )
+
+  app.get(
+    '/api/views/incidents',
+    {
+      schema: {
+        summary:
+          'Notifiable privacy incidents against the GDPR Art. 33 72-hour rule: detected and notified times, hours to notify or hours open (latest state per incident)',
+        tags: ['views'],
+        querystring: incidentsQuery,
+        response: { 200: incidentsResponse, ...protectedErrors },
+      },
+      config: { access: access.incidents },
+    },
+    async (req) => {
+      const q = req.query
+      const now = deps.clock()
+      const since = new Date(now.getTime() - q.days * 24 * HOUR)
+      const rows = await queryRows<Record<string, string | null>>(ch, NOTIFIABLE_INCIDENTS_SQL, {
+        since: chTime(since),
+        limit: q.limit,
+      })
+      const deadline = factVocabulary.notificationDeadlineHours
+      const clockKpi = byId.get('privacy.notification_clock_hours')
+      const clockTh = clockKpi ? resolveThresholds(clockKpi, {}, deps.config) : undefined
+      const warningHours = clockTh?.warning ?? 48
+      const summary = { total: 0, notifiedOnTime: 0, notifiedLate: 0, running: 0, overdue: 0 }
+      const incidents = rows.reverse().map((r) => {
+        const detectedAt = isoOf(r.detected_at)!
+        const notifiedAt = isoOf(r.notified_at)
+        const detected = Date.parse(detectedAt)
+        const hoursToNotify = notifiedAt ? (Date.parse(notifiedAt) - detected) / HOUR : null
+        const hoursOpen = notifiedAt ? null : Math.max(0, (now.getTime() - detected) / HOUR)
+        const clockHours = (hoursToNotify ?? hoursOpen)!
+        const state =
+          hoursToNotify !== null
+            ? hoursToNotify <= deadline
+              ? 'notified_on_time'
+              : 'notified_late'
+            : clockHours >= deadline
+              ? 'overdue'
+              : 'running'
+        const level: Status =
+          state === 'notified_on_time'
+            ? 'ok'
+            : state === 'notified_late' || state === 'overdue'
+              ? 'critical'
+              : clockHours >= warningHours
+                ? 'warning'
+                : 'ok'
+        summary.total++
+        summary[
+          (
+            {
+              notified_on_time: 'notifiedOnTime',
+              notified_late: 'notifiedLate',
+              running: 'running',
+              overdue: 'overdue',
+            } as const
+          )[state]
+        ]++
+        return {
+          incidentId: r.incident_id,
+          severity: r.severity,
+          status: r.status,
+          category: r.category,
+          businessUnit: r.business_unit,
+          recordsAffected: num(r.records_affected),
+          detectedAt,
+          notifiedAt,
+          hoursToNotify,
+          hoursOpen,
+          clockHours,
+          state,
+          level,
         }
       })
-    const overall: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
-    for (const k of kpis) overall[k.status]++
-    return { status: 200, body: { generatedAt: now.toISOString(), summary: overall, kpis } }
-  })
-
-  http.route('GET', '/api/views/models', async (req) => {
-    const q = parseQuery(modelsQuery, req)
-    if (!q.ok) return q.res
-    const now = deps.clock()
-    const series = (await latestSeries(now)).filter(
-      (s) =>
-        (Object.hasOwn(FAIRNESS, s.kpi_id) || Object.hasOwn(PERFORMANCE, s.kpi_id)) &&
-        byId.has(s.kpi_id) &&
-        s.scope.model_id &&
-        s.scope.model_version &&
-        (s.scope.environment ?? 'production') === q.value.environment &&
-        (!q.value.model || s.scope.model_id === q.value.model),
-    )
-    type Version = {
-      modelVersion: string
-      performance: Partial<Record<PerformanceMetric, Measure>>
-      attributes: Map<string, Partial<Record<FairnessMetric, Measure>>>
-    }
-    const models = new Map<string, Map<string, Version>>()
-    for (const s of series) {
-      const modelId = s.scope.model_id!
-      const modelVersion = s.scope.model_version!
-      const versions = models.get(modelId) ?? new Map<string, Version>()
-      models.set(modelId, versions)
-      const v: Version = versions.get(modelVersion) ?? {
-        modelVersion,
-        performance: {},
-        attributes: new Map(),
-      }
-      versions.set(modelVersion, v)
-      if (Object.hasOwn(PERFORMANCE, s.kpi_id)) {
-        v.performance[PERFORMANCE[s.kpi_id as keyof typeof PERFORMANCE]] = measure(s)
-      } else {
-        const attribute = s.scope.attribute ?? ''
-        const a: Partial<Record<FairnessMetric, Measure>> = v.attributes.get(attribute) ?? {}
-        v.attributes.set(attribute, a)
-        a[FAIRNESS[s.kpi_id as keyof typeof FAIRNESS]] = measure(s)
-      }
-    }
-
-    const present = (v: Version) => {
-      let worstFairness: { attribute: string; metric: FairnessMetric; gap: number } | null = null
-      let disparateImpact: { attribute: string; ratio: number; gap: number } | null = null
-      let fairnessStatus: Status = 'no_data'
-      const breachedMetrics: string[] = []
-      const attributes = [...v.attributes.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([attribute, metrics]) => {
-          let status: Status = 'no_data'
-          let worst: { metric: FairnessMetric; gap: number } | null = null
-          for (const metric of Object.values(FAIRNESS)) {
-            const m = metrics[metric]
-            if (!m) continue
-            status = worse(status, m.status)
-            if (RANK[m.status] >= RANK.warning) breachedMetrics.push(`${metric}:${attribute}`)
-            const gap = gapOf(metric, m.value)
-            if (gap !== null && (!worst || gap > worst.gap)) worst = { metric, gap }
-          }
-          fairnessStatus = worse(fairnessStatus, status)
-          if (worst && (!worstFairness || worst.gap > worstFairness.gap))
-            worstFairness = { attribute, ...worst }
-          const dir = metrics.disparateImpactRatio?.value
-          if (dir !== undefined && dir !== null && (!disparateImpact || dir < disparateImpact.ratio)) {
-            disparateImpact = { attribute, ratio: dir, gap: 1 - dir }
-          }
-          return { attribute, status, worstGap: worst, ...metrics }
-        })
-      let performanceStatus: Status = 'no_data'
-      const breachedPerformance: string[] = []
-      for (const metric of Object.values(PERFORMANCE)) {
-        const m = v.performance[metric]
-        if (!m) continue
-        performanceStatus = worse(performanceStatus, m.status)
-        if (RANK[m.status] >= RANK.warning) breachedPerformance.push(metric)
-      }
-      breachedMetrics.unshift(...breachedPerformance)
-      const status = worse(performanceStatus, fairnessStatus)
       return {
-        modelVersion: v.modelVersion,
-        ...v.performance,
-        attributes,
-        worstFairness,
-        disparateImpact,
-        performanceStatus,
-        fairnessStatus,
-        status,
-        outOfTolerance: RANK[status] >= RANK.warning,
-        breachedMetrics,
-      }
-    }
-
-    const acc = defaults('model.accuracy')
-    const dir = defaults('model.disparate_impact_ratio')
-    const body = {
-      generatedAt: now.toISOString(),
-      tolerance: {
-        accuracy: { warning: acc?.warning ?? null, critical: acc?.critical ?? null },
-        disparateImpactRatio: { warning: dir?.warning ?? null, critical: dir?.critical ?? null },
-        /** The largest tolerated 1 − disparate impact ratio (four-fifths rule: 0.2). */
-        disparateImpactGap:
-          dir?.warning === null || dir?.warning === undefined
-            ? null
-            : Math.round((1 - dir.warning) * 1e9) / 1e9,
-      },
-      models: [...models.entries()]
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([modelId, versions]) => {
-          const list = [...versions.values()].sort((a, b) => versionOrder(a.modelVersion, b.modelVersion))
-          const presented = list.map(present)
-          const latest = presented[presented.length - 1]
-          return {
-            modelId,
-            latestVersion: latest?.modelVersion ?? null,
-            status: latest?.status ?? 'no_data',
-            versions: presented,
-          }
-        }),
-    }
-    return { status: 200, body }
-  })
-
-  http.route('GET', '/api/views/incidents', async (req) => {
-    const q = parseQuery(incidentsQuery, req)
-    if (!q.ok) return q.res
-    const now = deps.clock()
-    const since = new Date(now.getTime() - q.value.days * 24 * HOUR)
-    const rows = await queryRows<Record<string, string | null>>(ch, NOTIFIABLE_INCIDENTS_SQL, {
-      since: chTime(since),
-      limit: q.value.limit,
-    })
-    const deadline = factVocabulary.notificationDeadlineHours
-    const clockKpi = byId.get('privacy.notification_clock_hours')
-    const clockTh = clockKpi ? resolveThresholds(clockKpi, {}, deps.config) : undefined
-    const warningHours = clockTh?.warning ?? 48
-    const summary = { total: 0, notifiedOnTime: 0, notifiedLate: 0, running: 0, overdue: 0 }
-    const incidents = rows.reverse().map((r) => {
-      const detectedAt = isoOf(r.detected_at)!
-      const notifiedAt = isoOf(r.notified_at)
-      const detected = Date.parse(detectedAt)
-      const hoursToNotify = notifiedAt ? (Date.parse(notifiedAt) - detected) / HOUR : null
-      const hoursOpen = notifiedAt ? null : Math.max(0, (now.getTime() - detected) / HOUR)
-      const clockHours = (hoursToNotify ?? hoursOpen)!
-      const state =
-        hoursToNotify !== null
-          ? hoursToNotify <= deadline
-            ? 'notified_on_time'
-            : 'notified_late'
-          : clockHours >= deadline
-            ? 'overdue'
-            : 'running'
-      const level: Status =
-        state === 'notified_on_time'
-          ? 'ok'
-          : state === 'notified_late' || state === 'overdue'
-            ? 'critical'
-            : clockHours >= warningHours
-              ? 'warning'
-              : 'ok'
-      summary.total++
-      summary[
-        (
-          {
-            notified_on_time: 'notifiedOnTime',
-            notified_late: 'notifiedLate',
-            running: 'running',
-            overdue: 'overdue',
-          } as const
-        )[state]
-      ]++
-      return {
-        incidentId: r.incident_id,
-        severity: r.severity,
-        status: r.status,
-        category: r.category,
-        businessUnit: r.business_unit,
-        recordsAffected: num(r.records_affected),
-        detectedAt,
-        notifiedAt,
-        hoursToNotify,
-        hoursOpen,
-        clockHours,
-        state,
-        level,
-      }
-    })
-    return {
-      status: 200,
-      body: {
         generatedAt: now.toISOString(),
         since: since.toISOString(),
         deadlineHours: deadline,
         warningHours,
         summary,
         incidents,
-      },
-    }
-  })
+      }
+    },
+  )
 
-  http.route('GET', '/api/views/alert-deliveries', async (req) => {
-    const q = parseQuery(alertDeliveriesQuery, req)
-    if (!q.ok) return q.res
-    const rows = await queryRows<Record<string, string | number | string[] | null>>(
-      ch,
-      ALERT_DELIVERIES_SQL,
-      {
-        state: q.value.state,
-        limit: q.value.limit,
+  app.get(
+    '/api/views/alert-deliveries',
+    {
+      schema: {
+        summary:
+          "Per breach, how delivering its alerts went: attempts delivered, failed, throttled, the sinks reached and the last failure's reason",
+        tags: ['views'],
+        querystring: alertDeliveriesQuery,
+        response: { 200: alertDeliveriesResponse, ...protectedErrors },
       },
-    )
-    return {
-      status: 200,
-      body: {
+      config: { access: access.review },
+    },
+    async (req) => {
+      const q = req.query
+      const rows = await queryRows<Record<string, string | number | string[] | null>>(
+        ch,
+        ALERT_DELIVERIES_SQL,
+        {
+          state: q.state,
+          limit: q.limit,
+        },
+      )
+      return {
         generatedAt: deps.clock().toISOString(),
         breaches: rows.map((r) => ({
           breachId: r.breach_id,
@@ -475,69 +567,81 @@ export function mountViews(http: HttpServer, deps: ViewsDeps): void {
           lastAttemptAt: isoOf(r.last_attempt_at as string),
           deliveredTo: r.delivered_to,
         })),
-      },
-    }
-  })
-
-  http.route('GET', '/api/views/nonconformities', async (req) => {
-    const q = parseQuery(nonconformitiesQuery, req)
-    if (!q.ok) return q.res
-    const now = deps.clock()
-    const rows = await queryRows<Record<string, string | number | boolean | null>>(ch, OPEN_NCS_SQL, {
-      now: chTime(now),
-      standard: q.value.standard ?? '',
-      kind: q.value.kind ?? '',
-    })
-    type Group = {
-      standard: string
-      standardTitle: string | null
-      clause: string
-      clauseTitle: string | null
-      kind: string
-      open: number
-      overdue: number
-      findings: unknown[]
-    }
-    const groups = new Map<string, Group>()
-    const totals: Record<string, { major: number; minor: number; overdue: number }> = {}
-    for (const r of rows) {
-      const standard = String(r.standard)
-      const clause = String(r.clause)
-      const kind = String(r.kind)
-      const key = `${standard}\u0000${clause}\u0000${kind}`
-      const g = groups.get(key) ?? {
-        standard,
-        standardTitle: isIsoStandard(standard) ? standardTitles[standard] : null,
-        clause,
-        clauseTitle: lookupReference(standard, clause)?.title ?? null,
-        kind,
-        open: 0,
-        overdue: 0,
-        findings: [],
       }
-      groups.set(key, g)
-      const overdue = Boolean(Number(r.overdue))
-      g.open++
-      if (overdue) g.overdue++
-      g.findings.push({
-        findingId: r.finding_id,
-        title: r.title,
-        owner: r.owner,
-        auditId: r.audit_id,
-        status: r.status,
-        raisedAt: isoOf(r.raised_at as string),
-        dueAt: isoOf(r.due_at as string | null),
-        overdue,
+    },
+  )
+
+  app.get(
+    '/api/views/nonconformities',
+    {
+      schema: {
+        summary: 'Open nonconformities by standard, clause or Annex A control and kind, with their findings',
+        tags: ['views'],
+        querystring: nonconformitiesQuery,
+        response: { 200: nonconformitiesResponse, ...protectedErrors },
+      },
+      config: { access: access.review },
+    },
+    async (req) => {
+      const q = req.query
+      const now = deps.clock()
+      const rows = await queryRows<Record<string, string | number | boolean | null>>(ch, OPEN_NCS_SQL, {
+        now: chTime(now),
+        standard: q.standard ?? '',
+        kind: q.kind ?? '',
       })
-      const t = totals[standard] ?? { major: 0, minor: 0, overdue: 0 }
-      totals[standard] = t
-      if (kind === factVocabulary.majorNc) t.major++
-      else t.minor++
-      if (overdue) t.overdue++
-    }
-    return {
-      status: 200,
-      body: { generatedAt: now.toISOString(), totals, groups: [...groups.values()] },
-    }
-  })
+      type Group = {
+        standard: string
+        standardTitle: string | null
+        clause: string
+        clauseTitle: string | null
+        kind: string
+        open: number
+        overdue: number
+        findings: unknown[]
+      }
+      const groups = new Map<string, Group>()
+      const totals: Record<string, { major: number; minor: number; overdue: number }> = {}
+      for (const r of rows) {
+        const standard = String(r.standard)
+        const clause = String(r.clause)
+        const kind = String(r.kind)
+        const key = `${standard}\u0000${clause}\u0000${kind}`
+        const g = groups.get(key) ?? {
+          standard,
+          standardTitle: isIsoStandard(standard) ? standardTitles[standard] : null,
+          clause,
+          clauseTitle: lookupReference(standard, clause)?.title ?? null,
+          kind,
+          open: 0,
+          overdue: 0,
+          findings: [],
+        }
+        groups.set(key, g)
+        const overdue = Boolean(Number(r.overdue))
+        g.open++
+        if (overdue) g.overdue++
+        g.findings.push({
+          findingId: r.finding_id,
+          title: r.title,
+          owner: r.owner,
+          auditId: r.audit_id,
+          status: r.status,
+          raisedAt: isoOf(r.raised_at as string),
+          dueAt: isoOf(r.due_at as string | null),
+          overdue,
+        })
+        const t = totals[standard] ?? { major: 0, minor: 0, overdue: 0 }
+        totals[standard] = t
+        if (kind === factVocabulary.majorNc) t.major++
+        else t.minor++
+        if (overdue) t.overdue++
+      }
+      return { generatedAt: now.toISOString(), totals, groups: [...groups.values()] }
+    },
+  )
+}
+
+export function mountViews(http: HttpServer, deps: ViewsDeps): void {
+  http.register(views, deps)
 }

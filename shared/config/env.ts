@@ -42,6 +42,75 @@ export const envSchema = z
     HTTP_PORT: port.default(8080),
     /** Base URL that alerts link to (read API, review page). Default http://127.0.0.1:8080. */
     PUBLIC_BASE_URL: z.url({ message: 'must be a URL' }).default('http://127.0.0.1:8080'),
+    /**
+     * API tokens file: one `name roles sha256` line per token (`npm run token` makes one). Unset, with no
+     * OIDC either: on a loopback HTTP_HOST the API serving process makes one admin token under DATA_DIR;
+     * on any other address start-up stops. See README "Security".
+     */
+    HTTP_TOKENS_FILE: z.string().min(1).optional(),
+    /** Bearer token that may read /metrics (a Prometheus scraper), at least 24 characters. Unset: admins only. */
+    METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+    /** Key signing the review page's session cookies (≥ 32 characters; replicas share it). Unset: random per process. */
+    HTTP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Lifetime of a review-page session in seconds (never beyond the JWT it came from). Default 28800 (8 h). */
+    HTTP_SESSION_TTL_S: positiveInt.max(7 * 86_400, 'must be at most 604800 (7 days)').default(28_800),
+    /** OIDC issuer whose bearer JWTs are accepted (the token's `iss` must equal it). Unset: no OIDC. */
+    OIDC_ISSUER: z.string().min(1).optional(),
+    /** Audience the JWTs must be issued for (`aud`); required with OIDC_ISSUER. */
+    OIDC_AUDIENCE: z.string().min(1).optional(),
+    /** The issuer's JWKS URL (https, or http on loopback); required with OIDC_ISSUER. */
+    OIDC_JWKS_URL: z.url({ message: 'must be a URL' }).optional(),
+    /** Claim holding the caller's roles or groups, a dotted path for nested claims (realm_access.roles). Default roles. */
+    OIDC_ROLES_CLAIM: z
+      .string()
+      .regex(/^[A-Za-z0-9_:/.-]+$/, 'must be a claim name or dotted path')
+      .default('roles'),
+    /**
+     * Maps claim values to roles, `value=role[,role];value=role`, e.g. `aims-admins=admin;ml-team=ml`.
+     * Unset: claim values that are role names are the roles.
+     */
+    OIDC_ROLE_MAP: z.string().min(1).optional(),
+    /** JWT signature algorithms accepted, comma-separated, asymmetric only. Default RS256,ES256. */
+    OIDC_ALGORITHMS: z
+      .string()
+      .transform((s) => s.split(',').map((a) => a.trim()))
+      .pipe(
+        z
+          .array(
+            z.enum(
+              ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'],
+              {
+                message: 'each must be one of RS256..512, PS256..512, ES256..512, EdDSA',
+              },
+            ),
+          )
+          .min(1),
+      )
+      .default(['RS256', 'ES256']),
+    /** Clock skew tolerated on JWT exp/nbf/iat, in seconds. Default 30. */
+    OIDC_CLOCK_TOLERANCE_S: nonNegativeInt.max(300, 'must be at most 300').default(30),
+    /** Largest request body in bytes (413 beyond). Default 16384. */
+    HTTP_BODY_LIMIT_BYTES: positiveInt.default(16_384),
+    /** Longest request target (path + query) in bytes (414 beyond). Default 4096. */
+    HTTP_MAX_URL_BYTES: positiveInt.default(4_096),
+    /** Largest request line + headers in bytes (431 beyond). Default 16384. */
+    HTTP_MAX_HEADER_BYTES: positiveInt.default(16_384),
+    /** Time a client has to send its request headers, in ms (408 and closed beyond). Default 10000. */
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+    /** Time a client has to send its whole request, in ms. Default 30000. */
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+    /** Idle keep-alive connections are closed after this many ms. Default 5000. */
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(5_000),
+    /** Open connections per process; more are refused. Default 512. */
+    HTTP_MAX_CONNECTIONS: positiveInt.default(512),
+    /** Requests in progress per process (probes excepted); more get 503 with Retry-After. Default 64. */
+    HTTP_MAX_CONCURRENT_REQUESTS: positiveInt.default(64),
+    /** Per-client (peer address) rate: tokens added per second to its bucket (429 when empty). Default 20. */
+    HTTP_RATE_LIMIT_PER_S: positiveInt.default(20),
+    /** Per-client bucket size: the burst a client may send at once. Default 200. */
+    HTTP_RATE_LIMIT_BURST: positiveInt.default(200),
+    /** Raw payload bytes per dead letter shown to admins by /api/dead-letters (the rest is cut). Default 2048. */
+    HTTP_DEAD_LETTER_PAYLOAD_BYTES: positiveInt.max(65_536, 'must be at most 65536').default(2_048),
     /** Folder for local state: embedded ClickHouse, the local Kafka broker. Default ./data. */
     DATA_DIR: z.string().min(1).default('./data'),
 
@@ -184,9 +253,35 @@ export const envSchema = z
     SUMMARY_INTERVAL_S: nonNegativeInt.default(5),
   })
   .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.OIDC_ISSUER === undefined) return
+    for (const key of ['OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const) {
+      if (cfg[key] === undefined)
+        ctx.addIssue({ code: 'custom', path: [key], message: 'required with OIDC_ISSUER' })
+    }
+    const jwks = cfg.OIDC_JWKS_URL ? new URL(cfg.OIDC_JWKS_URL) : undefined
+    if (jwks && jwks.protocol !== 'https:' && !(jwks.protocol === 'http:' && isLoopbackHost(jwks.hostname))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OIDC_JWKS_URL'],
+        message: 'must be https (http only on loopback)',
+      })
+    }
+  })
 
 export type Config = z.infer<typeof envSchema> & { CLICKHOUSE_DATA_DIR: string }
 export const configKeys = Object.keys(envSchema.shape) as (keyof z.infer<typeof envSchema>)[]
+
+/** 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase()
+  return (
+    h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
+  )
+}
+
+/** Variables whose values are secrets (passwords, tokens, signing keys). */
+const SECRET_KEY = /(PASSWORD|SECRET|TOKEN)$/
 
 /**
  * Reads the configuration from `env`. Only the variables this schema knows are read, so the rest of the
@@ -204,6 +299,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const byKey = new Map<string, string>()
     for (const i of parsed.error.issues) {
       const key = String(i.path[0] ?? '(environment)')
+      // Secrets are never echoed: the message goes to logs and terminals.
       const given = key in picked ? ` (got ${shown(key, picked[key]!)})` : ''
       if (!byKey.has(key)) byKey.set(key, `${key}: ${i.message}${given}`)
     }
@@ -218,7 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** A rejected value as the error message may show it: never a password, never a URL's credentials. */
 function shown(key: string, value: string): string {
-  if (/PASSWORD$/.test(key)) return 'a value, not shown'
+  if (SECRET_KEY.test(key)) return 'a value, not shown'
   return JSON.stringify(value.replace(/\/\/[^/@]*@/, '//***@'))
 }
 

@@ -8,12 +8,15 @@ import { Redis } from 'ioredis'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { describeScenario } from '../../services/demo/generator.js'
+import { apiGet, localAdminToken, loginLink } from '../helpers/api.js'
+import { waitFor } from '../helpers/infra.js'
 import { REPO_ROOT } from '../helpers/pipeline.js'
 
 /**
  * The review page end to end, as a user gets it: the run command itself (`npm start`'s entry point) as a
  * child process with its own local Kafka broker, embedded ClickHouse under a temporary DATA_DIR and the
- * demo feed; a headless Chromium opens the page and waits for the demo's four-fifths-rule breach. Then
+ * demo feed; a headless Chromium signs in with the link the run command prints (its generated admin
+ * token), opens the page and waits for the demo's four-fifths-rule breach. Then
  * Ctrl-C (SIGINT) must stop everything (exit 0, no JVM left behind), and a second start on the same
  * DATA_DIR must still have the first run's KPI history.
  */
@@ -225,13 +228,33 @@ describe('review page end to end: the run command, a browser, Ctrl-C and a resta
     expect(first.kafkaPid, 'the local broker logs its pid').toBeGreaterThan(0)
     expect(brokersUsing(dataDir), 'its JVM runs on this DATA_DIR').toHaveLength(1)
 
+    // Signing in: the banner's link holds the admin token kept (mode 0600) under DATA_DIR; logs never do.
+    const token = localAdminToken(dataDir)
+    const link = await waitFor(
+      'the sign-in link in the banner',
+      () => /sign in +(\S+)/.exec(first.output())?.[1],
+    )
+    expect(link).toBe(loginLink(base, token))
+    const logLines = first
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+    expect(logLines.length).toBeGreaterThan(0)
+    expect(logLines.filter((l) => l.includes(token))).toEqual([])
+    expect((await apiGet(base, '/api/views/scorecard')).status).toBe(401)
+    const anonymous = await apiGet(base, '/')
+    expect([anonymous.status, anonymous.headers.get('location')]).toEqual([303, '/login#next=%2F'])
+
     const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } })
     const problems: string[] = []
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(`console: ${m.text()}`)
     })
-    await page.goto(`${base}/`)
+    // The banner's link signs the browser in and opens the page.
+    await page.goto(loginLink(base, token))
+    await page.waitForURL(`${base}/`)
+    expect(page.url(), 'the token leaves the address bar').not.toContain(token)
     const scorecard = page.getByTestId('scorecard')
     const breachRow = page
       .locator(`[data-testid="breach-row"][data-kpi="model.disparate_impact_ratio"]`)
@@ -310,15 +333,21 @@ describe('review page end to end: the run command, a browser, Ctrl-C and a resta
     const second = await start(env(false))
     runs.push(second)
     times['ready (restart)'] = `${(second.readyMs / 1000).toFixed(1)} s`
-    const history = await fetch(
-      `${base}/api/kpis/model.disparate_impact_ratio/history?to=${encodeURIComponent(firstRunEnd)}&limit=10000`,
-    ).then((r) => r.json() as Promise<{ points: { evaluated_at: string; scope: Record<string, string> }[] }>)
+    expect(localAdminToken(dataDir), 'the same admin token after a restart').toBe(token)
+    const history: { points: { evaluated_at: string; scope: Record<string, string> }[] } = (
+      await apiGet(
+        base,
+        `/api/kpis/model.disparate_impact_ratio/history?to=${encodeURIComponent(firstRunEnd)}&limit=10000`,
+        token,
+      )
+    ).body
     const ours = history.points.filter((p) => p.scope.model_id === scenario.modelId)
     expect(ours.length).toBeGreaterThan(0)
     expect(ours.every((p) => Date.parse(p.evaluated_at) <= Date.parse(firstRunEnd))).toBe(true)
 
     const again = await browser.newPage({ viewport: { width: 1280, height: 900 } })
-    await again.goto(`${base}/`)
+    await again.goto(loginLink(base, token))
+    await again.waitForURL(`${base}/`)
     await again
       .getByTestId('scorecard')
       .locator('[data-testid="kpi-tile"]')

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { HttpResponse, HttpServer } from '../../../shared/http/server.js'
+import { z } from 'zod'
+import { access } from '../../../shared/http/auth/roles.js'
+import type { FastifyReply, HttpArea, HttpServer } from '../../../shared/http/server.js'
 import type { Logger } from '../../../shared/logger.js'
 import { mountViews, type ViewsDeps } from '../views.js'
 
@@ -11,6 +13,9 @@ import { mountViews, type ViewsDeps } from '../views.js'
  * node_modules, no CDN), all read once at start-up; the page polls the read API and the views API
  * (`views.ts`, mounted here too) every few seconds. Routes:
  * - `GET /` the page; `GET /review/breaches/:id` the same page opened on one breach (alerts link here);
+ *   a browser without a session is sent to `/login`;
+ * - `GET /login` (public) the sign-in page: it exchanges the token of a login link
+ *   (`/login#token=...`, the fragment never reaches a server) or a pasted one for a session cookie;
  * - `GET /assets/:file` only the files listed below, so no path ever reaches the file system.
  */
 
@@ -26,36 +31,25 @@ export function chartJsPath(): string {
   return join(dirname(main), 'chart.umd.js')
 }
 
-const ASSETS: Record<string, { file: () => string; type: string; cache: string }> = {
-  'page.css': { file: () => join(HERE, 'page.css'), type: 'text/css; charset=utf-8', cache: 'no-cache' },
-  'page.js': {
-    file: () => join(HERE, 'page.js'),
-    type: 'text/javascript; charset=utf-8',
-    cache: 'no-cache',
-  },
-  'chart.umd.js': {
-    file: chartJsPath,
-    type: 'text/javascript; charset=utf-8',
-    cache: 'public, max-age=86400',
-  },
+interface Asset {
+  file: () => string
+  type: string
+  cache: string
 }
 
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-  'x-frame-options': 'DENY',
+const CSS = 'text/css; charset=utf-8'
+const JS = 'text/javascript; charset=utf-8'
+/** Behind authentication, like the page. */
+const ASSETS: Record<string, Asset> = {
+  'page.css': { file: () => join(HERE, 'page.css'), type: CSS, cache: 'no-cache' },
+  'page.js': { file: () => join(HERE, 'page.js'), type: JS, cache: 'no-cache' },
+  'chart.umd.js': { file: chartJsPath, type: JS, cache: 'private, max-age=86400' },
 }
-
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+/** What the sign-in page needs before there is a session. */
+const LOGIN_ASSETS: Record<string, Asset> = {
+  'login.css': { file: () => join(HERE, 'login.css'), type: CSS, cache: 'no-cache' },
+  'login.js': { file: () => join(HERE, 'login.js'), type: JS, cache: 'no-cache' },
+}
 
 function load(file: string, log: Logger | undefined): Buffer | undefined {
   try {
@@ -66,42 +60,48 @@ function load(file: string, log: Logger | undefined): Buffer | undefined {
   }
 }
 
-export function mountReviewPage(http: HttpServer, deps: ReviewPageDeps): void {
-  mountViews(http, deps)
-
+const reviewPage: HttpArea<ReviewPageDeps> = async (app, deps) => {
+  const loaded = (list: Record<string, Asset>) =>
+    new Map(Object.entries(list).map(([name, a]) => [name, { ...a, body: load(a.file(), deps.log) }]))
+  const assets = loaded(ASSETS)
+  const loginAssets = loaded(LOGIN_ASSETS)
   const html = load(join(HERE, 'page.html'), deps.log)
-  const assets = new Map<string, { body: Buffer | undefined; type: string; cache: string }>()
-  for (const [name, a] of Object.entries(ASSETS)) {
-    assets.set(name, { body: load(a.file(), deps.log), type: a.type, cache: a.cache })
+  const loginHtml = load(join(HERE, 'login.html'), deps.log)
+
+  const sendHtml = (reply: FastifyReply, body: Buffer | undefined, what: string) =>
+    body
+      ? reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(body)
+      : reply.code(503).type('text/plain; charset=utf-8').send(`review page not installed (${what} missing)`)
+  const sendAsset = (
+    reply: FastifyReply,
+    asset: (Asset & { body: Buffer | undefined }) | undefined,
+  ): FastifyReply => {
+    if (!asset) return reply.code(404).send({ error: 'not found' })
+    if (!asset.body) return reply.code(503).type('text/plain; charset=utf-8').send('asset not installed')
+    return reply.type(asset.type).header('cache-control', asset.cache).send(asset.body)
   }
 
-  const page = (): HttpResponse =>
-    html
-      ? {
-          status: 200,
-          headers: {
-            'content-type': 'text/html; charset=utf-8',
-            'cache-control': 'no-cache',
-            'content-security-policy': CSP,
-            ...SECURITY_HEADERS,
-          },
-          body: html,
-        }
-      : { status: 503, body: 'review page not installed (page.html missing)' }
+  const page = { config: { access: access.anyReader, page: true } } as const
+  app.get('/', page, async (_req, reply) => sendHtml(reply, html, 'page.html'))
+  app.get('/review', page, async (_req, reply) => sendHtml(reply, html, 'page.html'))
+  app.get('/review/breaches/:id', page, async (_req, reply) => sendHtml(reply, html, 'page.html'))
+  app.get('/login', { config: { access: 'public' } }, async (_req, reply) =>
+    sendHtml(reply, loginHtml, 'login.html'),
+  )
+  for (const name of loginAssets.keys()) {
+    app.get(`/assets/${name}`, { config: { access: 'public' } }, async (_req, reply) =>
+      sendAsset(reply, loginAssets.get(name)),
+    )
+  }
+  app.get(
+    '/assets/:file',
+    { schema: { params: z.object({ file: z.string() }) }, config: { access: access.anyReader } },
+    async (req, reply) =>
+      sendAsset(reply, Object.hasOwn(ASSETS, req.params.file) ? assets.get(req.params.file) : undefined),
+  )
+}
 
-  http.route('GET', '/', page)
-  http.route('GET', '/review', page)
-  http.route('GET', '/review/breaches/:id', page)
-  http.route('GET', '/assets/:file', (req) => {
-    const asset = assets.get(req.params.file ?? '')
-    if (!asset || !Object.hasOwn(ASSETS, req.params.file ?? '')) {
-      return { status: 404, headers: SECURITY_HEADERS, body: 'not found' }
-    }
-    if (!asset.body) return { status: 503, body: 'asset not installed' }
-    return {
-      status: 200,
-      headers: { 'content-type': asset.type, 'cache-control': asset.cache, ...SECURITY_HEADERS },
-      body: asset.body,
-    }
-  })
+export function mountReviewPage(http: HttpServer, deps: ReviewPageDeps): void {
+  mountViews(http, deps)
+  http.register(reviewPage, deps)
 }

@@ -217,6 +217,8 @@
 
   async function getJSON(url) {
     const res = await fetch(url, { cache: 'no-store', headers: { accept: 'application/json' } })
+    // No session (or it expired): sign in again, then come back here.
+    if (res.status === 401) location.assign(`/login#next=${encodeURIComponent(location.pathname)}`)
     if (!res.ok) {
       let reason = `HTTP ${res.status}`
       try {
@@ -1286,7 +1288,10 @@
     if (ncs) renderNcs(ncs)
     renderHeadline(score, breaches?.breaches, incidents, ncs)
     const failed = results
-      .map((r, i) => (r.status === 'rejected' ? `${names[i]} (${r.reason.message})` : null))
+      // A view the caller's role does not cover (403) is left out, not reported as a failure.
+      .map((r, i) =>
+        r.status === 'rejected' && r.reason.status !== 403 ? `${names[i]} (${r.reason.message})` : null,
+      )
       .filter(Boolean)
     if (failed.length) throw new Error(`could not load ${failed.join(', ')}`)
   }

@@ -1,4 +1,3 @@
-import { request } from 'node:http'
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,13 +8,11 @@ import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
 import { KPIS } from '../../../shared/kpi/catalog.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { apiGet, rawGet as rawGetAs, testAuth } from '../../helpers/api.js'
 import { findingEvent, incidentEvent, modelMetricsEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import { count, openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
 import { settled } from '../../helpers/settled.js'
-
-// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field below
-type Json = any
 
 const HOUR = 3600_000
 const DAY = 24 * HOUR
@@ -35,31 +32,16 @@ describe('review page: views API and static routes', () => {
   const now = new Date(Math.floor(Date.now() / 1000) * 1000)
   const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString()
 
-  const get = async (path: string) => {
-    const res = await fetch(`${base}${path}`)
-    const type = res.headers.get('content-type') ?? ''
-    const body: Json = type.includes('json') ? await res.json() : await res.text()
-    return { status: res.status, type, headers: res.headers, body }
-  }
+  const auth = testAuth()
+  /** As an executive (the review page's audience); the role tests live in tests/integration/http. */
+  const get = (path: string) => apiGet(base, path, auth.tokens.executive)
   /** A raw request: fetch would normalise `..` segments away before they reach the server. */
-  const rawGet = (path: string) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const url = new URL(base)
-      const req = request({ host: url.hostname, port: url.port, path, method: 'GET' }, (res) => {
-        let body = ''
-        res.on('data', (c: Buffer) => {
-          body += c.toString()
-        })
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-      })
-      req.on('error', reject)
-      req.end()
-    })
+  const rawGet = (path: string) => rawGetAs(base, path, auth.tokens.executive)
 
   beforeAll(async () => {
     stack = await openStack(testConfig())
     redis = createRedis(stack.cfg, 'worker')
-    http = new HttpServer(stack.health, stack.log)
+    http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
     processor = await startProcessor({
       cfg: stack.cfg,
