@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { AlertJob } from '../../shared/alerts/alert-job.js'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
@@ -7,6 +6,7 @@ import {
   classify,
   evaluate,
   evaluateAbsent,
+  fingerprint,
   type IdentifiedTransition,
   identify,
   type KpiValueRow,
@@ -65,16 +65,6 @@ export interface SeriesDeps {
 }
 
 const ENTITY_LABELS = new Set(['incident_id', 'model_id', 'finding_id', 'clause'])
-
-export function fingerprintOf(kpiId: string, scope: Readonly<Record<string, string>>): string {
-  const labels = Object.keys(scope)
-    .sort()
-    .map((k) => [k, scope[k]])
-  return createHash('sha256')
-    .update(JSON.stringify([kpiId, labels]))
-    .digest('hex')
-    .slice(0, 32)
-}
 
 function toOpenBreach(s: Series): OpenBreach | undefined {
   return s.state.status === 'firing'
@@ -234,32 +224,28 @@ export class SeriesEvaluator {
   private seriesFor(kpiId: string, scope: Record<string, string>, fp?: string): Series | undefined {
     const kpi = this.byId.get(kpiId)
     if (!kpi) return undefined
-    const key = fp ?? seriesKey(kpi, scope)
-    let s = this.series.get(key)
+    const id = fp ?? fingerprint(kpiId, scope)
+    let s = this.series.get(id)
     if (!s) {
-      const fingerprint = fp ?? fingerprintOf(kpiId, scope)
-      s = this.series.get(fingerprint)
-      if (!s) {
-        s = {
-          kpi,
-          scope,
-          fp: fingerprint,
-          th: resolveThresholds(kpi, scope, this.deps.config),
-          aggregate: !kpi.scope.some((l) => ENTITY_LABELS.has(l)),
-          state: OK,
-          synced: false,
-          lastValue: null,
-        }
-        this.series.set(fingerprint, s)
-        const model = scope.model_id
-        if (model !== undefined) {
-          const set = this.byModel.get(model)
-          if (set) set.add(s)
-          else this.byModel.set(model, new Set([s]))
-        }
+      s = {
+        kpi,
+        scope,
+        fp: id,
+        th: resolveThresholds(kpi, scope, this.deps.config),
+        aggregate: !kpi.scope.some((l) => ENTITY_LABELS.has(l)),
+        state: OK,
+        synced: false,
+        lastValue: null,
       }
-      if (fp === undefined) this.aliases.set(key, s)
+      this.series.set(id, s)
+      const model = scope.model_id
+      if (model !== undefined) {
+        const set = this.byModel.get(model)
+        if (set) set.add(s)
+        else this.byModel.set(model, new Set([s]))
+      }
     }
+    if (fp === undefined) this.aliases.set(seriesKey(kpi, scope), s)
     return s
   }
 

@@ -74,29 +74,43 @@ export async function startTriggerConsumer(deps: TriggerConsumerDeps): Promise<{
         for (const s of parsed.data.scopes) scopes.push(s)
         oldestProducedAt = Math.min(oldestProducedAt, Date.parse(parsed.data.producedAt))
       }
+      let evaluated = true
       if (scopes.length > 0) {
-        for (let attempt = 1; ; attempt++) {
-          if (stopping.signal.aborted || !isRunning() || isStale()) return
-          try {
-            await router.route(batch.partition, scopes, clock().getTime())
-            health.set('evaluation', true)
-            break
-          } catch (err) {
-            health.set('evaluation', false, errorMessage(err))
-            errorsTotal().inc({ stage: 'processor_evaluate', error_type: (err as Error).name })
-            const delay = backoffDelay(attempt, 200, 10_000)
-            log.warn({ err: errorMessage(err), attempt, retryInMs: delay }, 'evaluation failed, retrying')
-            await sleep(delay, stopping.signal)
-            await heartbeat().catch(() => undefined)
-          }
+        // An evaluation may wait for an area being taken over (seconds on a large history): the group
+        // must keep hearing from this member meanwhile, or it would hand the partitions on and start a
+        // rebalance that starts the take-over again.
+        const beat = setInterval(() => void heartbeat().catch(() => undefined), 1_000)
+        try {
+          evaluated = await evaluateBatch()
+        } finally {
+          clearInterval(beat)
         }
         if (Number.isFinite(oldestProducedAt)) {
           metrics.triggerLatency.observe(Math.max(0, Date.now() - oldestProducedAt) / 1000)
         }
       }
       const last = batch.messages[batch.messages.length - 1]
+      // Abandoned (stopping, or the partition moved): not committed, the next owner evaluates it.
+      if (!evaluated) return
       if (last) resolveOffset(last.offset)
       await commitOffsetsIfNecessary()
+
+      async function evaluateBatch(): Promise<boolean> {
+        for (let attempt = 1; ; attempt++) {
+          if (stopping.signal.aborted || !isRunning() || isStale()) return false
+          try {
+            await router.route(batch.partition, scopes, clock().getTime())
+            health.set('evaluation', true)
+            return true
+          } catch (err) {
+            health.set('evaluation', false, errorMessage(err))
+            errorsTotal().inc({ stage: 'processor_evaluate', error_type: (err as Error).name })
+            const delay = backoffDelay(attempt, 200, 10_000)
+            log.warn({ err: errorMessage(err), attempt, retryInMs: delay }, 'evaluation failed, retrying')
+            await sleep(delay, stopping.signal)
+          }
+        }
+      }
     },
   })
   return {

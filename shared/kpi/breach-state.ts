@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import crypto from 'node:crypto'
 import { type AlertJob, alertJobSchema, type Severity, type TransitionKind } from '../alerts/alert-job.js'
 import type { KpiDefinition } from './catalog.js'
 import type { EffectiveThresholds } from './thresholds.js'
@@ -204,15 +204,18 @@ export function evaluateAbsent(prev: BreachState | undefined, at: Date, th: Thre
 
 // ----- identity ----------------------------------------------------------------------------------------
 
+/** One-shot hashing (Node ≥ 20.12) is several times faster than a Hash object for short inputs. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text).digest('hex')
+
 /** Stable id of a series: sha256 over the KPI id and the scope labels sorted by name; 32 hex chars. */
 export function fingerprint(kpiId: string, scope: Readonly<Record<string, string>>): string {
   const labels = Object.keys(scope)
     .sort()
     .map((k) => [k, scope[k]])
-  return createHash('sha256')
-    .update(JSON.stringify([kpiId, labels]))
-    .digest('hex')
-    .slice(0, 32)
+  return sha256Hex(JSON.stringify([kpiId, labels])).slice(0, 32)
 }
 
 /** Id of one breach episode: the fingerprint and the time it fired (ms since epoch). */

@@ -158,7 +158,7 @@ async function ownedPartitions(
 async function run(replicas: number, kill: boolean): Promise<RunResult> {
   const cfg = testConfig({
     CLICKHOUSE_URL: server.url,
-    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+    PROCESSOR_SESSION_TIMEOUT_MS: '10000',
     // No periodic pass re-evaluates everything behind the replicas' backs: triggers and deadlines only.
     SWEEP_INTERVAL_MS: '3600000',
   })
