@@ -1,5 +1,5 @@
-import type { Admin, Consumer, Kafka } from 'kafkajs'
-import { ConfigResourceTypes, Partitioners } from 'kafkajs'
+import type { Admin, ConfigResourceTypes, Consumer, Kafka } from 'kafkajs'
+import { Partitioners } from 'kafkajs'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
@@ -27,6 +27,9 @@ export interface Collector {
   /** Leaves the consumer group; an in-flight batch is abandoned uncommitted (it will be redelivered). */
   stop(): Promise<void>
 }
+
+/** ConfigResourceTypes.TOPIC: Node's ESM loader does not see that export of kafkajs (CommonJS). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes.TOPIC
 
 /** Kafka's default max.message.bytes (1 MiB + 12 bytes), when the broker cannot be asked. */
 export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
@@ -175,7 +178,7 @@ async function deadLetterMaxMessageBytes(
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
       resources: [
-        { type: ConfigResourceTypes.TOPIC, name: topics.deadLetter, configNames: ['max.message.bytes'] },
+        { type: TOPIC_RESOURCE, name: topics.deadLetter, configNames: ['max.message.bytes'] },
       ],
     })
     const value = Number(
