@@ -22,7 +22,7 @@ import {
   toDeadLetterRow,
 } from './dead-letter.js'
 import type { DecodedBatch } from './decode-batch.js'
-import { isClickHouseDataError, isKafkaRefusal } from './failures.js'
+import { clickHouseErrorCode, isClickHouseDataError, isKafkaRefusal } from './failures.js'
 import type { DeliveryControl, Writer } from './lane.js'
 import type { CollectorMetrics } from './metrics.js'
 
@@ -271,7 +271,10 @@ export class BatchWriter implements Writer {
     errorsTotal().inc({ stage: `collector_${stage}`, error_type: (err as Error)?.name ?? 'Error' })
     if (stage.startsWith('clickhouse') && !isClickHouseDataError(err)) {
       metrics.insertFailures.inc()
-      health.set('clickhouse', false, errorMessage(err))
+      // Unreachable (no ClickHouse error code): the process cannot work, it is not ready. ClickHouse
+      // answering with an error (a missing table, too many parts) concerns some partitions only: they
+      // stall and show as stuck (degraded), while the others go on.
+      if (clickHouseErrorCode(err) === undefined) health.set('clickhouse', false, errorMessage(err))
     }
     log.warn({ stage, attempt, err: errorMessage(err) }, 'batch write failed, retrying')
   }
