@@ -50,7 +50,11 @@ describe('collector: poison messages never block a partition', () => {
    * dead-lettered. Returns the dead letters of this partition.
    */
   async function behindPoison(tag: string, partition: number, poisons: Poison[]) {
-    const producer = stack.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
+    const producer = stack.kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    })
     await producer.connect()
     const offsets: string[] = []
     for (const p of poisons) {
