@@ -177,9 +177,7 @@ async function deadLetterMaxMessageBytes(
   try {
     const { resources } = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: [
-        { type: TOPIC_RESOURCE, name: topics.deadLetter, configNames: ['max.message.bytes'] },
-      ],
+      resources: [{ type: TOPIC_RESOURCE, name: topics.deadLetter, configNames: ['max.message.bytes'] }],
     })
     const value = Number(
       resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue,

@@ -190,8 +190,7 @@ describe('collector fuzz: hostile messages never stop or fool it', () => {
           `${where} (${e.kind}): expected ${e.errorType} ${e.reason}, got ${errorType} ${reason}`,
         )
       }
-      if (letter && letter.value && letter.value.length > 1_048_588)
-        mismatches.push(`${where}: copy over the limit`)
+      if (letter?.value && letter.value.length > 1_048_588) mismatches.push(`${where}: copy over the limit`)
     }
     expect(mismatches.slice(0, 10)).toEqual([])
 
