@@ -150,11 +150,12 @@ export function toDeadLetterMessage(r: Rejected, now: Date, limits: DeadLetterLi
   // Room for the two headers added last: whether the value was cut, and how many headers were left out.
   budget -= RESERVED_FOR_LAST_HEADERS
 
+  // A key gets at most half of what is left (and MAX_KEY_BYTES), so the value keeps some room.
   let key = r.key
-  if (key !== null && key.length > MAX_KEY_BYTES) {
+  if (key !== null && key.length > Math.min(MAX_KEY_BYTES, Math.floor(budget / 2))) {
     take(deadLetterHeaders.keyBytes, [String(key.length)])
     take(deadLetterHeaders.keySha256, [sha256(key)])
-    key = key.subarray(0, MAX_KEY_BYTES)
+    key = key.subarray(0, Math.max(0, Math.min(MAX_KEY_BYTES, Math.floor(budget / 2))))
   }
   budget -= key?.length ?? 0
 

@@ -99,7 +99,11 @@ export const envSchema = z
      * included) is cut to fit it. Unset: read from the broker at start-up (the topic's max.message.bytes),
      * 1048588 (Kafka's default) if the broker cannot be asked.
      */
-    COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES: positiveInt.optional(),
+    COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES: z.coerce
+      .number()
+      .int('must be an integer')
+      .min(4096, 'must be at least 4096 (a dead letter carries a reason and other headers)')
+      .optional(),
     /** Most bytes of a rejected value kept in the dead_letters table; beyond it the value is cut (length and sha256 kept). Default 4194304. */
     COLLECTOR_DEAD_LETTER_STORE_MAX_BYTES: positiveInt.default(4_194_304),
     /** Days dead-letter payloads (value and headers) stay in ClickHouse; the row (reason, length, sha256) stays. 0 keeps them. Default 30. */
