@@ -26,7 +26,13 @@ export function kafkaHeaders(headers: IHeaders | undefined): KafkaHeaders {
   if (headers === undefined || headers === null) return out
   for (const name of Object.keys(headers)) {
     const raw: unknown = (headers as Record<string, unknown>)[name]
-    const values = (Array.isArray(raw) ? raw : [raw]).filter(isHeaderValue).map(asBuffer)
+    if (!Array.isArray(raw)) {
+      // The common case: one value.
+      if (isHeaderValue(raw)) out.set(name, [asBuffer(raw)])
+      continue
+    }
+    const values: (Buffer | null)[] = []
+    for (const v of raw) if (isHeaderValue(v)) values.push(asBuffer(v))
     if (values.length > 0) out.set(name, values)
   }
   return out
