@@ -65,11 +65,13 @@ function notUtf8(what: string, bytes: Buffer): EventFailure<'not_utf8'> {
   }
 }
 
-/** Text of a header that must be UTF-8: the text, absent (undefined), or the failure naming the header. */
+/**
+ * Text of a header that must be UTF-8: the text, absent (undefined), or the failure naming the header.
+ * A header without a value (kcat's `-H name`) says nothing, so it reads as absent.
+ */
 function headerString(headers: KafkaHeaders, name: string): string | undefined | EventFailure<'not_utf8'> {
   const value = firstHeader(headers, name)
-  if (value === undefined) return undefined
-  if (value === null) return ''
+  if (value === undefined || value === null) return undefined
   if (!isUtf8(value)) return notUtf8(`header ${quote(name)}`, value)
   return value.toString('utf8')
 }

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { promisify } from 'node:util'
 import { CompressionTypes, ConfigResourceTypes, type IHeaders, Partitioners } from 'kafkajs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deadLetterHeaders } from '../../../services/collector/dead-letter.js'
@@ -9,6 +11,8 @@ import { incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import { count, openStack, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
 import { header, readTopic, type TopicReader } from '../../helpers/topic-reader.js'
+
+const run = promisify(execFile)
 
 /**
  * The three messages that used to block their partition forever (issue 11): each is dead-lettered, the
@@ -122,7 +126,8 @@ describe('collector: poison messages never block a partition', () => {
       const found = deadLetters.messages.filter(
         (m) =>
           header(m, deadLetterHeaders.topic) === topic() &&
-          header(m, deadLetterHeaders.partition) === String(partition),
+          header(m, deadLetterHeaders.partition) === String(partition) &&
+          offsets.includes(header(m, deadLetterHeaders.offset) ?? ''),
       )
       return found.length >= poisons.length ? found : undefined
     })
@@ -185,6 +190,73 @@ describe('collector: poison messages never block a partition', () => {
       'SELECT value_base64 FROM dead_letters FINAL WHERE partition = 2',
     )
     expect(Buffer.from(row!.value_base64, 'base64').equals(value)).toBe(true)
+  }, 120_000)
+
+  it('dead-letters what kcat sends with headers without a value, and stores a valid event whose content-type has none', async () => {
+    const partition = 1
+    const admin = stack.kafka.admin()
+    await admin.connect()
+    const endOf = async () =>
+      (await admin.fetchTopicOffsets(topic())).find((p) => p.partition === partition)!.high
+    const first = await endOf()
+    const kcat = async (headers: string[], line: string) => {
+      const brokers = stack.cfg.KAFKA_BROKERS!.join(',')
+      const args = [
+        '-P',
+        '-b',
+        brokers,
+        '-t',
+        topic(),
+        '-p',
+        String(partition),
+        ...headers.flatMap((h) => ['-H', h]),
+      ]
+      const child = run('kcat', args)
+      child.child.stdin!.end(`${line}\n`)
+      await child
+    }
+    // `-H name` without `=value` sends a header whose value is null; kafkajs adds the inherited member.
+    await kcat(['toString', 'constructor=x'], 'not json, from kcat')
+    const valid = incidentEvent({
+      incidentId: 'INC-kcat-null-header',
+      status: 'detected',
+      time: '2026-03-02T10:00:00Z',
+      detectedAt: '2026-03-02T09:00:00Z',
+      notifiable: false,
+    })
+    await kcat(['content-type'], JSON.stringify(valid))
+    await waitFor('the valid event stored', async () =>
+      (await count(
+        stack.ch,
+        'SELECT count() AS n FROM privacy_incident_events WHERE event_id = {id:String}',
+        {
+          id: valid.id,
+        },
+      )) === 1
+        ? true
+        : undefined,
+    )
+    const letter = await waitFor('the dead letter', () =>
+      deadLetters.messages.find(
+        (m) =>
+          header(m, deadLetterHeaders.partition) === String(partition) &&
+          header(m, deadLetterHeaders.offset) === first,
+      ),
+    )
+    expect(letter.value?.toString()).toBe('not json, from kcat')
+    expect(header(letter, deadLetterHeaders.errorType)).toBe('not_json')
+    expect(header(letter, 'toString')).toBe('')
+    expect(header(letter, 'constructor')).toBe('x')
+    await waitFor('the partition committed to its end', async () => {
+      const [committed] = await admin.fetchOffsets({
+        groupId: stack.cfg.COLLECTOR_GROUP_ID,
+        topics: [topic()],
+      })
+      return committed!.partitions.find((p) => p.partition === partition)!.offset === (await endOf())
+        ? true
+        : undefined
+    })
+    await admin.disconnect()
   }, 120_000)
 
   it('records and skips a rejected message that neither the dead-letter topic nor ClickHouse will take', async () => {

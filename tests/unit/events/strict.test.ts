@@ -302,6 +302,12 @@ describe('Kafka headers', () => {
       const result = decodeKafkaMessage({ value, headers: headersAsKafkajsDecodesThem(pairs) }, MAX_BYTES)
       expect(typeof result.ok, JSON.stringify(pairs)).toBe('boolean')
     }
+    // A header without a value says nothing: a content-type without one reads as absent.
+    const noValue = headersAsKafkajsDecodesThem([['content-type', null]])
+    expect(decodeKafkaMessage({ value, headers: noValue }, MAX_BYTES)).toMatchObject({
+      ok: true,
+      mode: 'structured',
+    })
   })
 })
 
