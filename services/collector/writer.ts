@@ -170,11 +170,11 @@ export class BatchWriter implements Writer {
           try {
             await this.send([{ topic: this.o.topics.deadLetter, message: p.message }])
           } catch (err) {
+            this.failed('kafka-dead-letter', attempt, err)
             if (isKafkaRefusal(err)) p.refusals++
-            if (p.refusals >= this.o.deadLetterAttempts)
+            if (p.refusals >= this.o.deadLetterAttempts) {
               await this.recordUnwritable(p.r, 'dead-letter-topic', err)
-            else still.push(p)
-            if (p.refusals === 0) this.failed('kafka-dead-letter', attempt, err)
+            } else still.push(p)
           }
         }
         pending = still
