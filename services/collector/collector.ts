@@ -1,24 +1,19 @@
-import type { Consumer, Kafka, Message, Producer, TopicMessages } from 'kafkajs'
-import { CompressionTypes, Partitioners } from 'kafkajs'
-import { backoffDelay, sleep } from '../../shared/backoff.js'
+import type { Admin, ConfigResourceTypes, Consumer, Kafka } from 'kafkajs'
+import { Partitioners } from 'kafkajs'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
-import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
-import {
-  factTables,
-  kpiTriggerJson,
-  MAX_SCOPES_PER_TRIGGER,
-  triggerKeyOfScopeKey,
-} from '../../shared/events/index.js'
+import { type EventType, topicRoleOfType } from '../../shared/events/index.js'
 import type { Health } from '../../shared/http/health.js'
 import { eventTopics, type Topics, topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
-import { type DeadLetterRow, deadLetterColumns, toDeadLetterMessage, toDeadLetterRow } from './dead-letter.js'
-import type { DecodedBatch } from './decode-batch.js'
-import { type DeliveryControl, Lane, type LaneContext, type Writer } from './lane.js'
-import { type CollectorMetrics, collectorMetrics } from './metrics.js'
+import type { DeadLetterLimits } from './dead-letter.js'
+import { Lane, type LaneContext } from './lane.js'
+import { collectorMetrics } from './metrics.js'
+import { startProgressMonitor } from './progress.js'
+import { applyDeadLetterRetention } from './retention.js'
+import { BatchWriter } from './writer.js'
 
 export interface CollectorDeps {
   cfg: Config
@@ -33,13 +28,18 @@ export interface Collector {
   stop(): Promise<void>
 }
 
-const HEARTBEAT_EVERY_MS = 3_000
+/** ConfigResourceTypes.TOPIC: Node's ESM loader does not see that export of kafkajs (CommonJS). */
+const TOPIC_RESOURCE = 2 as ConfigResourceTypes.TOPIC
+
+/** Kafka's default max.message.bytes (1 MiB + 12 bytes), when the broker cannot be asked. */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 /**
  * Kafka event topics → validated fact rows in ClickHouse. Per partition (see Lane): decode batches,
  * insert facts and rejects, publish rejects to the dead-letter topic and the touched scopes to the
  * trigger topic, and only then commit the offsets. A crash anywhere before the commit redelivers the
- * batch, which the ReplacingMergeTree fact tables absorb (event id is the dedupe key).
+ * batch, which the ReplacingMergeTree fact tables absorb (event id is the dedupe key). A partition
+ * waiting for ClickHouse pauses only itself; the others keep being fetched (see Lane).
  */
 export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   const { cfg, log, kafka, ch, health } = deps
@@ -62,7 +62,16 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
     maxWaitTimeInMs: 250,
     allowAutoTopicCreation: false,
   })
-  wireConsumerHealth(consumer, health, log)
+  const admin = kafka.admin()
+  await admin.connect()
+  const limits: DeadLetterLimits = {
+    maxMessageBytes: await deadLetterMaxMessageBytes(cfg, admin, topics, log),
+    storeMaxBytes: cfg.COLLECTOR_DEAD_LETTER_STORE_MAX_BYTES,
+  }
+  await applyDeadLetterRetention(ch, cfg.COLLECTOR_DEAD_LETTER_TTL_DAYS, log)
+
+  const assignment = new Map<string, number[]>()
+  wireConsumerHealth(consumer, health, log, assignment)
   const lanes = new Map<string, Lane>()
   // Every join starts a new offset manager: reading resumes from the last commit, so whatever a lane
   // accepted but has not yet handed to a delivery will be read again (by this consumer or another).
@@ -73,44 +82,115 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   await consumer.connect()
   await consumer.subscribe({ topics: eventTopics(topics), fromBeginning: true })
 
-  const writer = new BatchWriter(ch, producer, topics, metrics, log, health, cfg.COLLECTOR_MAX_BACKOFF_MS)
+  const writer = new BatchWriter({
+    ch,
+    producer,
+    topics,
+    metrics,
+    log,
+    health,
+    limits,
+    maxBackoffMs: cfg.COLLECTOR_MAX_BACKOFF_MS,
+    deadLetterAttempts: cfg.COLLECTOR_DEAD_LETTER_ATTEMPTS,
+  })
   const context: LaneContext = { cfg, log, metrics, writer, consumer, stopping: stopping.signal }
+  const typeOfTopic = expectedTypes(topics)
   health.set('clickhouse', true)
+  const progress = startProgressMonitor({
+    admin,
+    groupId: cfg.COLLECTOR_GROUP_ID,
+    assignment: () => assignment,
+    metrics,
+    health,
+    log,
+    stuckAfterMs: cfg.COLLECTOR_STUCK_AFTER_MS,
+    intervalMs: Math.min(5_000, Math.max(500, Math.floor(cfg.COLLECTOR_STUCK_AFTER_MS / 4))),
+  })
   await consumer.run({
     // Offsets are committed by each partition's lane once a batch is delivered. kafkajs would commit the
     // resolved offsets, which here mark what has been read, ahead of what is stored.
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: cfg.KAFKA_TOPIC_PARTITIONS,
+    partitionsConsumedConcurrently: cfg.KAFKA_TOPIC_PARTITIONS * eventTopics(topics).length,
     eachBatch: async (payload) => {
       const { batch } = payload
       const key = `${batch.topic}\u0000${batch.partition}`
       let lane = lanes.get(key)
       if (lane === undefined) {
-        lane = new Lane(batch.topic, batch.partition, context)
+        lane = new Lane(batch.topic, batch.partition, context, typeOfTopic.get(batch.topic))
         lanes.set(key, lane)
       }
       const before = lane.accept(payload)
       // Moves the fetch position on, so kafkajs fetches the next batch while the lane decodes this one.
       payload.resolveOffset(batch.messages[batch.messages.length - 1]!.offset)
+      // Returns once the batch before is decoded, or at once when the lane paused this partition to
+      // wait for ClickHouse: kafkajs fetches no partition again until every eachBatch has returned.
       await before
       await payload.heartbeat()
     },
   })
-  log.info({ topics: eventTopics(topics), group: cfg.COLLECTOR_GROUP_ID }, 'collector consuming')
+  log.info(
+    { topics: eventTopics(topics), group: cfg.COLLECTOR_GROUP_ID, deadLetterLimits: limits },
+    'collector consuming',
+  )
 
   return {
     async stop() {
       stopping.abort()
+      progress.stop()
       // Deliveries give up at their next attempt (one that is mid-insert finishes it first); what lanes
       // hold is dropped uncommitted.
       await consumer.disconnect()
       await Promise.all([...lanes.values()].map((lane) => lane.settled()))
       await producer.disconnect()
+      await admin.disconnect()
       health.remove('kafka-consumer')
       health.remove('clickhouse')
       log.info('collector stopped')
     },
+  }
+}
+
+/** The one event type each event topic carries. */
+export function expectedTypes(topics: Topics): Map<string, EventType> {
+  return new Map(
+    (Object.entries(topicRoleOfType) as [EventType, keyof Topics][]).map(([type, role]) => [
+      topics[role],
+      type,
+    ]),
+  )
+}
+
+/**
+ * The largest record batch the dead-letter topic accepts: COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES when
+ * set, else the topic's max.message.bytes as the broker reports it (its own default applies when the
+ * topic has no override), else Kafka's default.
+ */
+async function deadLetterMaxMessageBytes(
+  cfg: Config,
+  admin: Admin,
+  topics: Topics,
+  log: Logger,
+): Promise<number> {
+  if (cfg.COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES !== undefined)
+    return cfg.COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES
+  try {
+    const { resources } = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: TOPIC_RESOURCE, name: topics.deadLetter, configNames: ['max.message.bytes'] }],
+    })
+    const value = Number(
+      resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue,
+    )
+    if (Number.isInteger(value) && value > 0) return value
+    throw new Error('the broker did not report max.message.bytes')
+  } catch (err) {
+    errorsTotal().inc({ stage: 'collector_describe_configs', error_type: (err as Error)?.name ?? 'Error' })
+    log.warn(
+      { topic: topics.deadLetter, err: errorMessage(err), assumed: KAFKA_DEFAULT_MAX_MESSAGE_BYTES },
+      'could not read max.message.bytes of the dead-letter topic; set COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES if the broker differs from the default',
+    )
+    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES
   }
 }
 
@@ -124,153 +204,19 @@ export const collectorFetchSizes = {
   maxBytes: 1024 * 1024,
 } as const
 
-/**
- * Writes one decoded batch everywhere it has to go, retrying until it succeeds or the consumer gives the
- * partition up (shutdown, seek).
- */
-class BatchWriter implements Writer {
-  constructor(
-    private readonly ch: ClickHouse,
-    private readonly producer: Producer,
-    private readonly topics: Topics,
-    private readonly metrics: CollectorMetrics,
-    private readonly log: Logger,
-    private readonly health: Health,
-    private readonly maxBackoffMs: number,
-  ) {}
-
-  async deliver(batch: DecodedBatch, control: DeliveryControl): Promise<boolean> {
-    if (!(await this.retrying('clickhouse', control, () => this.insert(batch)))) return false
-    this.health.set('clickhouse', true)
-    if (batch.rejected.length > 0 || batch.scopeKeys.size > 0) {
-      if (!(await this.retrying('kafka-produce', control, () => this.publish(batch)))) return false
-    }
-    return true
-  }
-
-  private async insert(batch: DecodedBatch): Promise<void> {
-    const started = performance.now()
-    const inserts: Promise<unknown>[] = []
-    for (const table of factTables) {
-      const rows = batch.facts[table]
-      if (rows.rows === 0) continue
-      this.metrics.insertRows.observe({ table }, rows.rows)
-      inserts.push(insertTabSeparated(this.ch.client, table, rows))
-    }
-    if (batch.rejected.length > 0) {
-      const rows = new TabSeparatedRows<DeadLetterRow>(deadLetterColumns)
-      for (const r of batch.rejected) rows.push(toDeadLetterRow(r))
-      inserts.push(insertTabSeparated(this.ch.client, 'dead_letters', rows))
-    }
-    await Promise.all(inserts)
-    this.metrics.insertSeconds.observe((performance.now() - started) / 1000)
-    this.metrics.lastInsert.set(Date.now() / 1000)
-  }
-
-  private async publish(batch: DecodedBatch): Promise<void> {
-    const now = new Date()
-    const outgoing: { topic: string; message: Message }[] = []
-    for (const r of batch.rejected) {
-      outgoing.push({ topic: this.topics.deadLetter, message: toDeadLetterMessage(r, now) })
-    }
-    if (batch.scopeKeys.size > 0) {
-      // Keyed by owner (an area, or one model): each processor replica gets the scopes it owns, in order.
-      const byOwner = new Map<string, string[]>()
-      for (const scope of batch.scopeKeys) {
-        const owner = triggerKeyOfScopeKey(scope)
-        const list = byOwner.get(owner)
-        if (list) list.push(scope)
-        else byOwner.set(owner, [scope])
-      }
-      const producedAt = now.toISOString()
-      for (const [key, keys] of byOwner) {
-        for (let i = 0; i < keys.length; i += MAX_SCOPES_PER_TRIGGER) {
-          const value = kpiTriggerJson(
-            keys.slice(i, i + MAX_SCOPES_PER_TRIGGER),
-            batch.latestEventTime,
-            producedAt,
-          )
-          outgoing.push({ topic: this.topics.kpiTriggers, message: { key, value } })
-          this.metrics.triggers.inc()
-        }
-      }
-    }
-    await Promise.all(
-      produceRequests(outgoing).map((topicMessages) =>
-        this.producer.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None }),
-      ),
-    )
-  }
-
-  private async retrying(
-    stage: string,
-    control: DeliveryControl,
-    attemptOnce: () => Promise<void>,
-  ): Promise<boolean> {
-    for (let attempt = 1; ; attempt++) {
-      if (control.shouldGiveUp()) return false
-      try {
-        await attemptOnce()
-        return true
-      } catch (err) {
-        errorsTotal().inc({ stage: `collector_${stage}`, error_type: (err as Error).name ?? 'Error' })
-        if (stage === 'clickhouse') {
-          this.metrics.insertFailures.inc()
-          this.health.set('clickhouse', false, errorMessage(err))
-        }
-        const delay = backoffDelay(attempt, 200, this.maxBackoffMs)
-        this.log.warn(
-          { stage, attempt, retryInMs: delay, err: errorMessage(err) },
-          'batch write failed, retrying',
-        )
-        // Sleep in slices so the group still hears from us and a shutdown is noticed promptly.
-        for (let waited = 0; waited < delay && !control.shouldGiveUp(); waited += HEARTBEAT_EVERY_MS) {
-          await sleep(Math.min(HEARTBEAT_EVERY_MS, delay - waited))
-          await control.heartbeat().catch(() => undefined)
-        }
-      }
-    }
-  }
-}
-
-/** Bytes of messages per produce request, well under the broker's default 1 MB batch limit. */
-const PRODUCE_REQUEST_BYTES = 512 * 1024
-
-/**
- * The messages grouped into produce requests of at most PRODUCE_REQUEST_BYTES (a larger message goes
- * alone). A request's messages for one partition travel as one record batch, which the broker refuses
- * over its message size limit: a large batch's triggers must go out in several requests.
- */
-function produceRequests(outgoing: readonly { topic: string; message: Message }[]): TopicMessages[][] {
-  const size = (v: string | Buffer | null | undefined) =>
-    v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length
-  const requests: TopicMessages[][] = []
-  let current: TopicMessages[] = []
-  let bytes = 0
-  for (const { topic, message } of outgoing) {
-    let messageBytes = size(message.value) + size(message.key)
-    for (const [name, value] of Object.entries(message.headers ?? {})) {
-      messageBytes += name.length
-      for (const v of Array.isArray(value) ? value : [value]) messageBytes += size(v)
-    }
-    if (current.length > 0 && bytes + messageBytes > PRODUCE_REQUEST_BYTES) {
-      requests.push(current)
-      current = []
-      bytes = 0
-    }
-    const last = current[current.length - 1]
-    if (last?.topic === topic) last.messages.push(message)
-    else current.push({ topic, messages: [message] })
-    bytes += messageBytes
-  }
-  if (current.length > 0) requests.push(current)
-  return requests
-}
-
-function wireConsumerHealth(consumer: Consumer, health: Health, log: Logger): void {
+function wireConsumerHealth(
+  consumer: Consumer,
+  health: Health,
+  log: Logger,
+  assignment: Map<string, number[]>,
+): void {
   health.set('kafka-consumer', false, 'joining group')
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     health.set('kafka-consumer', true)
+    assignment.clear()
+    for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+      assignment.set(topic, [...partitions])
+    }
     log.info(
       { memberId: e.payload.memberId, assignment: e.payload.memberAssignment },
       'collector joined group',

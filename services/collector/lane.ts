@@ -1,6 +1,7 @@
 import type { Consumer, EachBatchPayload } from 'kafkajs'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
+import type { EventType } from '../../shared/events/index.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
 import { DecodedBatch } from './decode-batch.js'
@@ -22,7 +23,7 @@ export interface LaneContext {
   log: Logger
   metrics: CollectorMetrics
   writer: Writer
-  consumer: Pick<Consumer, 'commitOffsets' | 'seek'>
+  consumer: Pick<Consumer, 'commitOffsets' | 'seek' | 'pause' | 'resume'>
   stopping: AbortSignal
 }
 
@@ -38,9 +39,13 @@ export interface LaneContext {
  * - Delivery: sealed batches are delivered one at a time, in offset order, each followed by the commit
  *   of its last offset. Nothing is committed before everything up to it is stored, so a crash anywhere
  *   redelivers from the last commit, which the ReplacingMergeTree fact tables absorb.
- * - Backpressure: `accept` returns once the batch before is decoded, and sealing waits for the previous
- *   delivery. While ClickHouse is failing, that delivery keeps retrying and the partition's consumption
- *   waits: at most one fetched, one open and one delivering batch per partition are in memory.
+ * - Backpressure, per partition: while the lane waits for a delivery (ClickHouse slow or failing for this
+ *   partition's table), it pauses the fetching of its own topic-partition and `accept` returns at once, so
+ *   kafkajs goes on fetching every other partition (its fetch loop waits for every partition's eachBatch
+ *   before it fetches again). Once the delivery is done the partition is resumed. Otherwise `accept`
+ *   returns once the batch before is decoded (CPU work this thread does anyway). At most one fetched,
+ *   one open and one delivering batch per partition are in memory (plus a fetch already under way when
+ *   the pause came, which kafkajs drops).
  *
  * Offsets are resolved (the fetch position moves on) as batches are accepted, ahead of delivery. That is
  * safe because reading restarts from the last commit whenever accepted work is abandoned: a delivery
@@ -61,14 +66,24 @@ export class Lane {
   private committed = -1n
   /** Where reading must resume for nothing to be lost: the last commit, else the first offset read. */
   private resumeAt: string | undefined
+  private deliveryInFlight = false
+  /** Whether this lane has paused its partition's fetching (it waits for a delivery). */
+  private paused = false
+  /** Settles the pending `accept` early, when the lane pauses. */
+  private release: (() => void) | undefined
 
   constructor(
     private readonly topic: string,
     private readonly partition: number,
     private readonly context: LaneContext,
+    /** The event type this topic carries (DecodedBatch rejects any other). */
+    private readonly expectedType?: EventType,
   ) {}
 
-  /** Takes a fetched batch (its offsets are resolved by the caller); resolves once the one before is decoded. */
+  /**
+   * Takes a fetched batch (its offsets are resolved by the caller). Resolves once the batch before is
+   * decoded, or at once when the lane has paused its partition to wait for a delivery.
+   */
   accept(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, isRunning, isStale } = payload
     this.resumeAt ??= batch.firstOffset() ?? undefined
@@ -84,7 +99,20 @@ export class Lane {
       .then(() => new Promise((resolve) => setImmediate(resolve)))
       .then(() => this.decode(payload, control, epoch))
       .catch((err: unknown) => this.rewind(err))
-    return before
+    if (this.paused) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      this.release = resolve
+      // `before` never rejects: the chain catches every failure.
+      void before.then(() => {
+        if (this.release === resolve) this.release = undefined
+        resolve()
+      })
+    })
+  }
+
+  /** Whether the lane has paused its partition (for tests and the progress report). */
+  isPaused(): boolean {
+    return this.paused
   }
 
   /** Reading restarts from the last commit (a group join): drop what was accepted but not sealed. */
@@ -106,12 +134,22 @@ export class Lane {
     const { messages } = batch
     for (let from = 0; from < messages.length; ) {
       if (epoch !== this.epoch) return
-      this.open ??= new DecodedBatch(this.topic, this.partition)
-      const to = Math.min(messages.length, from + cfg.COLLECTOR_MAX_BATCH_ROWS - this.open.messages)
-      this.open.add(messages, from, to, cfg.COLLECTOR_MAX_EVENT_BYTES)
+      this.open ??= new DecodedBatch(this.topic, this.partition, this.expectedType)
+      from = this.open.add(
+        messages,
+        from,
+        messages.length,
+        cfg.COLLECTOR_MAX_EVENT_BYTES,
+        cfg.COLLECTOR_MAX_BATCH_ROWS,
+      )
       this.open.highWatermark = batch.highWatermark
-      from = to
-      if (this.open.messages >= cfg.COLLECTOR_MAX_BATCH_ROWS) await this.seal(control, epoch)
+      if (this.open.isFull(cfg.COLLECTOR_MAX_BATCH_ROWS)) await this.seal(control, epoch)
+    }
+    // Records after the last message (a transaction's commit marker, aborted records) are consumed too:
+    // the commit moves past them, or the partition would show a lag of one forever.
+    const last = batch.lastOffset()
+    if (this.open !== undefined && epoch === this.epoch && BigInt(last) > BigInt(this.open.lastOffset)) {
+      this.open.lastOffset = last
     }
     // Caught up: deliver now rather than wait for more (latency); behind: keep filling (large inserts).
     const caughtUp = BigInt(batch.highWatermark) - 1n <= BigInt(batch.lastOffset())
@@ -122,7 +160,14 @@ export class Lane {
   private async seal(control: DeliveryControl, epoch: number): Promise<void> {
     const sealed = this.open!
     this.open = undefined
-    const previous = await this.delivering
+    // Waiting for ClickHouse (or the broker) on this partition's behalf: fetch the others meanwhile.
+    if (this.deliveryInFlight) this.setPaused(true)
+    let previous: { delivered: boolean; epoch: number }
+    try {
+      previous = await this.delivering
+    } finally {
+      this.setPaused(false)
+    }
     if (epoch !== this.epoch) return
     if (!previous.delivered && previous.epoch === epoch) {
       // Given up: the consumer is stopping or restarting, and reading will resume from the last commit.
@@ -130,13 +175,41 @@ export class Lane {
       this.restart()
       return
     }
+    this.deliveryInFlight = true
     this.delivering = this.deliverAndCommit(sealed, control).then(
-      (delivered) => ({ delivered, epoch }),
+      (delivered) => {
+        this.deliveryInFlight = false
+        return { delivered, epoch }
+      },
       (err: unknown) => {
+        this.deliveryInFlight = false
         this.rewind(err)
         return { delivered: false, epoch }
       },
     )
+  }
+
+  /** Pauses or resumes the fetching of this lane's partition only. */
+  private setPaused(paused: boolean): void {
+    if (this.paused === paused) return
+    this.paused = paused
+    const { consumer, log, metrics } = this.context
+    const { topic, partition } = this
+    try {
+      if (paused) consumer.pause([{ topic, partitions: [partition] }])
+      else consumer.resume([{ topic, partitions: [partition] }])
+    } catch (err) {
+      // Only when the consumer is not running, and then nothing is fetched anyway.
+      log.debug(
+        { topic, partition, paused, err: errorMessage(err) },
+        'could not pause or resume the partition',
+      )
+    }
+    metrics.paused.set({ topic, partition: String(partition) }, paused ? 1 : 0)
+    if (paused) {
+      this.release?.()
+      this.release = undefined
+    }
   }
 
   private async deliverAndCommit(batch: DecodedBatch, control: DeliveryControl): Promise<boolean> {
@@ -164,10 +237,6 @@ export class Lane {
         )
       }
     }
-    metrics.lag.set(
-      { topic, partition: String(partition) },
-      Math.max(0, Number(batch.highWatermark) - Number(next)),
-    )
     return true
   }
 

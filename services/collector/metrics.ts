@@ -34,8 +34,28 @@ export function collectorMetrics() {
     }),
     lag: getGauge({
       name: 'aims_collector_consumer_lag',
-      help: 'Messages between the last processed offset and the high watermark, per partition',
+      help: "Messages between the group's committed offset and the partition's end offset, per assigned partition (read from the broker)",
       labelNames: ['topic', 'partition'] as const,
+    }),
+    committedOffset: getGauge({
+      name: 'aims_collector_committed_offset',
+      help: "The consumer group's committed offset, per assigned partition (read from the broker)",
+      labelNames: ['topic', 'partition'] as const,
+    }),
+    stalledSeconds: getGauge({
+      name: 'aims_collector_partition_stalled_seconds',
+      help: 'Seconds an assigned partition has had lag without its committed offset advancing (0 while it advances or has no lag)',
+      labelNames: ['topic', 'partition'] as const,
+    }),
+    paused: getGauge({
+      name: 'aims_collector_partition_paused',
+      help: 'Whether fetching of a partition is paused (1) while its lane waits for a delivery, so the others go on',
+      labelNames: ['topic', 'partition'] as const,
+    }),
+    unwritable: getCounter({
+      name: 'aims_collector_unwritable_total',
+      help: 'Rejected messages that could not be written to the dead-letter topic or table after bounded retries, recorded and skipped',
+      labelNames: ['topic', 'stage'] as const,
     }),
     triggers: getCounter({
       name: 'aims_collector_triggers_total',

@@ -220,6 +220,24 @@ export const envSchema = z
     COLLECTOR_MAX_EVENT_BYTES: positiveInt.default(1_048_576),
     /** Longest wait between ClickHouse retries while it is unreachable, in ms. Default 30000. */
     COLLECTOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
+    /**
+     * Largest record batch the dead-letter topic accepts, in bytes; every dead-letter copy (headers
+     * included) is cut to fit it. Unset: read from the broker at start-up (the topic's max.message.bytes),
+     * 1048588 (Kafka's default) if the broker cannot be asked.
+     */
+    COLLECTOR_DEAD_LETTER_MAX_MESSAGE_BYTES: z.coerce
+      .number()
+      .int('must be an integer')
+      .min(4096, 'must be at least 4096 (a dead letter carries a reason and other headers)')
+      .optional(),
+    /** Most bytes of a rejected value kept in the dead_letters table; beyond it the value is cut (length and sha256 kept). Default 4194304. */
+    COLLECTOR_DEAD_LETTER_STORE_MAX_BYTES: positiveInt.default(4_194_304),
+    /** Days dead-letter payloads (value and headers) stay in ClickHouse; the row (reason, length, sha256) stays. 0 keeps them. Default 30. */
+    COLLECTOR_DEAD_LETTER_TTL_DAYS: nonNegativeInt.default(30),
+    /** Attempts at writing a rejected message's topic copy or row that fail because of the message, before it is recorded and skipped. Default 5. */
+    COLLECTOR_DEAD_LETTER_ATTEMPTS: positiveInt.default(5),
+    /** A partition with lag whose committed offset has not moved for this long (ms) is stuck: /readyz says degraded. Default 60000. */
+    COLLECTOR_STUCK_AFTER_MS: positiveInt.default(60_000),
 
     /** Consumer group of the processor. Default aims-processor. */
     PROCESSOR_GROUP_ID: z.string().min(1).default('aims-processor'),

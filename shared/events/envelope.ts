@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { CONTROL_CHARS, quote, timestamp } from './common.js'
+import { CONTROL_CHARS, plain, quote, timestamp } from './common.js'
 
 /**
  * The CloudEvents 1.0 envelope every event travels in. Core attributes are typed; extension attributes
@@ -11,12 +11,9 @@ import { CONTROL_CHARS, quote, timestamp } from './common.js'
 /** CloudEvents attribute names; every core attribute name fits it too. */
 export const EXTENSION_NAME = /^[a-z0-9]{1,20}$/
 
-const extensionValue = z.union(
-  [z.string().max(2000, 'must be at most 2000 characters'), z.number(), z.boolean()],
-  {
-    message: 'extension attribute values must be a string, number or boolean',
-  },
-)
+const extensionValue = z.union([plain(2000), z.number(), z.boolean()], {
+  message: 'extension attribute values must be a string, number or boolean',
+})
 
 /** URI-reference per RFC 3986: no whitespace, controls or the characters it excludes outright. */
 const uriReference = z
@@ -32,17 +29,15 @@ export function cloudEventSchema<const T extends string, D extends z.ZodType>(ty
   return z
     .object({
       specversion: z.literal('1.0'),
-      id: z
-        .string()
+      id: plain(200)
         .min(1, 'must not be empty')
-        .max(200, 'must be at most 200 characters')
         .describe('Unique per event; the idempotency key (a redelivered event keeps its id).'),
       source: uriReference.describe('URI reference of the producing system, e.g. "/siem/splunk-prod".'),
       type: z.literal(type),
       time: timestamp.describe(
         'When the occurrence happened (RFC 3339); the latest event of an entity wins.',
       ),
-      subject: z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters').optional(),
+      subject: plain(500).min(1, 'must not be empty').optional(),
       datacontenttype: z
         .string()
         .regex(/^application\/json( *;.*)?$/, 'must be application/json')

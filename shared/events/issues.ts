@@ -14,16 +14,35 @@ const MAX_ISSUES_IN_REASON = 5
 
 const SIMPLE_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/
 
-/** `data.fairness[0].groups[1]`; keys that are not identifiers are quoted: `metrics.extra["bad key"]`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = ''
-  for (const segment of path) {
-    if (typeof segment === 'number') out += `[${segment}]`
-    else if (typeof segment === 'string' && SIMPLE_KEY.test(segment))
-      out += out === '' ? segment : `.${segment}`
-    else out += `[${JSON.stringify(String(segment))}]`
+/** Segments shown of a deep path: its first and last ones, with the count of those left out between. */
+const PATH_HEAD = 12
+const PATH_TAIL = 4
+/** Longest key shown as is; longer ones are cut (quote), so a hostile key cannot bloat a reason. */
+const MAX_KEY_CHARS = 80
+
+function segmentText(segment: PropertyKey, first: boolean): string {
+  if (typeof segment === 'number') return `[${segment}]`
+  if (typeof segment === 'string' && segment.length <= MAX_KEY_CHARS && SIMPLE_KEY.test(segment)) {
+    return first ? segment : `.${segment}`
   }
-  return out
+  return `[${quote(String(segment), MAX_KEY_CHARS)}]`
+}
+
+/**
+ * `data.fairness[0].groups[1]`; keys that are not identifiers are quoted: `metrics.extra["bad key"]`.
+ * Bounded whatever the input: long keys are cut and a path deeper than 16 levels shows its first 12 and
+ * last 4 segments around `[…N levels…]`.
+ */
+export function formatPath(path: readonly PropertyKey[]): string {
+  const shown =
+    path.length <= PATH_HEAD + PATH_TAIL
+      ? path.map((segment, i) => segmentText(segment, i === 0))
+      : [
+          ...path.slice(0, PATH_HEAD).map((segment, i) => segmentText(segment, i === 0)),
+          `[…${path.length - PATH_HEAD - PATH_TAIL} levels…]`,
+          ...path.slice(-PATH_TAIL).map((segment) => segmentText(segment, false)),
+        ]
+  return shown.join('')
 }
 
 function kindOf(value: unknown): string {

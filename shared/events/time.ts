@@ -34,19 +34,28 @@ function fractionMillis(s: string, end: number): number {
   return millis
 }
 
+/** A 400-year Gregorian cycle is 146097 days: this is one year of it, in milliseconds. */
+const GREGORIAN_CYCLE_YEAR_MS = (146_097 * 86_400_000) / 400
+
 /** Epoch milliseconds of an RFC 3339 timestamp; NaN when it is not in the admitted shape. */
 export function epochMs(s: string): number {
   if (s.length < 20 || s.charCodeAt(10) !== 84 /* T */) return Number.NaN
   const end = fractionEnd(s)
-  const base = Date.UTC(
-    digits(s, 0, 4),
-    digits(s, 5, 2) - 1,
-    digits(s, 8, 2),
-    digits(s, 11, 2),
-    digits(s, 14, 2),
-    digits(s, 17, 2),
-    fractionMillis(s, end),
-  )
+  const year = digits(s, 0, 4)
+  // Date.UTC reads years 0-99 as 1900-1999; shifting by a 400-year Gregorian cycle (exactly 146097 days)
+  // keeps the year as written. The `timestamp` schema admits no such year; this keeps epochMs honest.
+  const shift = year < 100 ? 400 : 0
+  const base =
+    Date.UTC(
+      year + shift,
+      digits(s, 5, 2) - 1,
+      digits(s, 8, 2),
+      digits(s, 11, 2),
+      digits(s, 14, 2),
+      digits(s, 17, 2),
+      fractionMillis(s, end),
+    ) -
+    shift * GREGORIAN_CYCLE_YEAR_MS
   const zone = s.charCodeAt(end)
   if (zone === 90 /* Z */ && end === s.length - 1) return base
   if ((zone === 43 /* + */ || zone === 45) /* - */ && end === s.length - 6) {

@@ -87,6 +87,7 @@ describe('pipeline alerts', () => {
     const names = alerts.map((a) => a.alert)
     for (const required of [
       'AimsCollectorStalled',
+      'AimsCollectorPartitionStuck',
       'AimsConsumerLagGrowing',
       'AimsDeadLettersSpiking',
       'AimsAlertDeliveryFailing',

@@ -71,9 +71,11 @@ function events(): AimsEvent[] {
     const base = JSON.parse(line) as Record<string, unknown> & { data: Record<string, unknown> }
     for (const [i, text] of ['', ...tricky].entries()) {
       const copy = structuredClone(base)
-      // Event ids may hold any character; labels and titles no control characters.
-      copy.id = `${copy.id}-${i}-${text}`
+      // No string of an event may hold a control character (contract v1, issue 11): those texts reach
+      // ClickHouse only through dead letters and are covered by the test above.
+      copy.id = `${copy.id}-${i}`
       if (!CONTROL.test(text)) {
+        copy.id = `${copy.id}-${text}`
         copy.data.businessUnit = text
         if ('title' in copy.data) copy.data.title = `title ${text}`
         if ('owner' in copy.data) copy.data.owner = `owner ${text}`

@@ -85,7 +85,8 @@ describe('collector: a batch of valid, broken and duplicate events', () => {
     for (const line of invalidLines) {
       const dlq = deadLetters.find((m) => m.value?.toString() === line)
       expect(dlq, `dead letter for ${line.slice(0, 60)}`).toBeDefined()
-      const expected = decodeKafkaMessage({ value: Buffer.from(line) }, 4096)
+      // Judged as the collector judges it on this topic: another type's event is on the wrong topic.
+      const expected = decodeKafkaMessage({ value: Buffer.from(line) }, 4096, 'aims.privacy_incident.v1')
       expect(expected.ok).toBe(false)
       if (expected.ok) continue
       expect(dlq!.headers![deadLetterHeaders.reason]!.toString()).toBe(expected.reason)

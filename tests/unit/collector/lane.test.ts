@@ -69,6 +69,8 @@ function harness(maxRows: number) {
   const commits: string[] = []
   const seeks: string[] = []
   const events: string[] = []
+  /** Deliveries, commits and the pausing and resuming of the partition's fetching, in order. */
+  const flow: string[] = []
   const stopping = new AbortController()
   const context: LaneContext = {
     cfg: { COLLECTOR_MAX_BATCH_ROWS: maxRows, COLLECTOR_MAX_EVENT_BYTES: 1_048_576 },
@@ -81,6 +83,7 @@ function harness(maxRows: number) {
         new Promise<boolean>((resolve, reject) => {
           const first = String(Number(batch.lastOffset) - batch.messages + 1)
           events.push(`deliver ${first}-${batch.lastOffset}`)
+          flow.push(`deliver ${first}-${batch.lastOffset}`)
           deliveries.push({
             offsets: [first, batch.lastOffset],
             messages: batch.messages,
@@ -96,16 +99,25 @@ function harness(maxRows: number) {
         for (const o of offsets) {
           commits.push(o.offset)
           events.push(`commit ${o.offset}`)
+          flow.push(`commit ${o.offset}`)
         }
       },
       seek: ({ offset }) => {
         seeks.push(String(offset))
         events.push(`seek ${offset}`)
       },
+      pause: (topics) => {
+        expect(topics).toEqual([{ topic: TOPIC, partitions: [0] }])
+        flow.push('pause')
+      },
+      resume: (topics) => {
+        expect(topics).toEqual([{ topic: TOPIC, partitions: [0] }])
+        flow.push('resume')
+      },
     },
   }
   const lane = new Lane(TOPIC, 0, context)
-  return { lane, deliveries, commits, seeks, events, stopping }
+  return { lane, deliveries, commits, seeks, events, flow, stopping }
 }
 
 /** Lets the lane's queued work (decoding starts on the next turn of the event loop) run. */
@@ -142,27 +154,71 @@ describe('collector lane', () => {
   })
 
   it('decodes what comes next while a delivery runs, and accepts at most one batch ahead of decoding', async () => {
-    const { lane, deliveries } = harness(4)
+    const { lane, deliveries, flow } = harness(100)
+    await lane.accept(fetched(0, 4, 100))
+    // Not caught up and not full: the batch stays open, so the next accept waits for this decode only.
+    let secondAccepted = false
+    void lane.accept(fetched(4, 8, 100)).then(() => {
+      secondAccepted = true
+    })
+    expect(secondAccepted).toBe(false)
+    await settle()
+    expect(secondAccepted).toBe(true)
+    expect(deliveries).toHaveLength(0)
+    expect(flow).toEqual([])
+  })
+
+  it('pauses only its own partition while it waits for a delivery, and takes fetched batches at once', async () => {
+    const { lane, deliveries, flow } = harness(4)
     await lane.accept(fetched(0, 4, 100))
     await settle()
     expect(deliveries).toHaveLength(1)
-    // The next full batch waits for that delivery; the one after is accepted only once it is decoded.
-    const second = lane.accept(fetched(4, 8, 100))
-    await second
-    const third = lane.accept(fetched(8, 12, 100))
+    // The next full batch waits for that delivery: the partition's fetching is paused.
+    await lane.accept(fetched(4, 8, 100))
+    await settle()
+    expect(lane.isPaused()).toBe(true)
+    expect(flow).toEqual(['deliver 0-3', 'pause'])
+    // A batch fetched before the pause took effect is taken without waiting (kafkajs may fetch the
+    // other partitions meanwhile) and decoded once the delivery is done.
     let thirdAccepted = false
-    void third.then(() => {
+    void lane.accept(fetched(8, 12, 100)).then(() => {
       thirdAccepted = true
     })
     await settle()
-    expect(thirdAccepted).toBe(false)
+    expect(thirdAccepted).toBe(true)
     deliveries[0]!.finish(true)
     await settle()
-    expect(thirdAccepted).toBe(true)
-    expect(deliveries.map((d) => d.offsets)).toEqual([
-      ['0', '3'],
-      ['4', '7'],
+    deliveries[1]!.finish(true)
+    await settle()
+    deliveries[2]!.finish(true)
+    await settle()
+    expect(lane.isPaused()).toBe(false)
+    expect(flow).toEqual([
+      'deliver 0-3',
+      'pause',
+      'commit 4',
+      'resume',
+      'deliver 4-7',
+      'pause',
+      'commit 8',
+      'resume',
+      'deliver 8-11',
+      'commit 12',
     ])
+  })
+
+  it('resumes a paused partition when the delivery it waits for gives up', async () => {
+    const { lane, deliveries, flow, stopping } = harness(4)
+    await lane.accept(fetched(0, 4, 100))
+    await settle()
+    await lane.accept(fetched(4, 8, 100))
+    await settle()
+    expect(lane.isPaused()).toBe(true)
+    stopping.abort()
+    deliveries[0]!.finish(true)
+    await lane.settled()
+    expect(lane.isPaused()).toBe(false)
+    expect(flow).toEqual(['deliver 0-3', 'pause', 'resume'])
   })
 
   it('on shutdown gives up and drops what it holds, committing nothing more', async () => {

@@ -67,7 +67,9 @@ describe('envelope', () => {
       /^time: must be an RFC 3339 timestamp with a time zone/,
     )
     event.time = '2400-01-01T00:00:00Z'
-    expect(rejection(parseEvent(event)).reason).toBe('time: must lie between 1970-01-01 and 2299-12-31 (UTC)')
+    expect(rejection(parseEvent(event)).reason).toBe(
+      'time: must lie between 1970-01-01 and 2298-12-31 (year 2400 as written)',
+    )
   })
 
   it('reports envelope problems before data problems', () => {
