@@ -311,7 +311,10 @@ export class HttpServer {
           detailed ? c : { ready: c.ready, since: c.since },
         ]),
       )
-      return reply.code(report.ready ? 200 : 503).send({ ready: report.ready, components })
+      // status: ready, degraded (serving, something needs attention) or not_ready.
+      return reply
+        .code(report.ready ? 200 : 503)
+        .send({ ready: report.ready, status: report.status, components })
     })
 
     app.register(async (scope) => {

@@ -1,7 +1,9 @@
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Config } from '../../../shared/config/env.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
+import { bearer, testAuth } from '../../helpers/api.js'
 import { type SpawnedClickHouse, spawnLocalClickHouse } from '../../helpers/clickhouse-server.js'
 import { findingEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
@@ -57,8 +59,15 @@ describe('collector: a stuck partition is visible', () => {
 
   it('reports the stalled partition in /readyz and /metrics, and clears once it advances', async () => {
     const topic = topicNames(cfg).auditFindings
+    // Readiness details and metrics are for an admin: the collector accepts the test's tokens.
+    const auth = testAuth()
+    const tokensFile = join(cfg.CLICKHOUSE_DATA_DIR, `tokens-${process.pid}`)
+    mkdirSync(cfg.CLICKHOUSE_DATA_DIR, { recursive: true })
+    writeFileSync(tokensFile, auth.tokensFile)
+    const admin = bearer(auth.tokens.admin)
     const collector = spawnService('collector', {
       ...configEnv(cfg),
+      HTTP_TOKENS_FILE: tokensFile,
       // Info, for the start-up line that says where it listens (HTTP_PORT 0 picks a free port).
       LOG_LEVEL: 'info',
       HTTP_PORT: '0',
@@ -73,10 +82,10 @@ describe('collector: a stuck partition is visible', () => {
         60_000,
       )
       const readyz = async (): Promise<Readiness> => {
-        const res = await fetch(`${base}/readyz`)
+        const res = await fetch(`${base}/readyz`, { headers: admin })
         return { httpStatus: res.status, ...((await res.json()) as Omit<Readiness, 'httpStatus'>) }
       }
-      const metrics = async () => (await fetch(`${base}/metrics`)).text()
+      const metrics = async () => (await fetch(`${base}/metrics`, { headers: admin })).text()
       await waitFor('ready', async () => ((await readyz()).status === 'ready' ? true : undefined), 60_000)
 
       await stack.ch.client.command({
