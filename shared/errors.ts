@@ -31,5 +31,9 @@ export class PermanentError extends Error {
 }
 
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err)
+  if (!(err instanceof Error)) return String(err)
+  if (err.message) return err.message
+  // Some clients throw errors without a message (an HTTP status, a socket code): say at least what.
+  const code = (err as { code?: unknown }).code
+  return `${err.name}${code === undefined ? '' : ` (${String(code)})`}`
 }

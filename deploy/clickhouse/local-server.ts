@@ -66,6 +66,8 @@ const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024 * 1024
 // query still gets a proper status code; the same here.
 const RESPONSE_HOLD_BYTES = 1024 * 1024
 const STOP_GRACE_MS = 5_000
+/** ClickHouse's default http_max_uri_size. */
+const MAX_URI_BYTES = 1024 * 1024
 
 // --- ClickHouse errors -------------------------------------------------------------------------------
 
@@ -1206,16 +1208,20 @@ export async function startLocalClickHouseServer(
     })
   }
   const tls = opts.tls
+  // A real server accepts a request line (query and parameters in the URL) up to http_max_uri_size,
+  // 1 MiB by default; node's parser would stop at 16 KiB.
+  const parser = { maxHeaderSize: MAX_URI_BYTES }
   const server = tls
     ? https.createServer(
         {
+          ...parser,
           cert: readFileSync(tls.cert),
           key: readFileSync(tls.key),
           ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
         },
         onRequest,
       )
-    : http.createServer(onRequest)
+    : http.createServer(parser, onRequest)
   // Mirrors the server's own keep-alive so the client's idle-socket TTL (2.5 s) stays below it.
   server.keepAliveTimeout = 10_000
   // Long queries are legitimate; only the time to send request headers is bounded.

@@ -147,8 +147,11 @@ const FINDINGS_LIVE = stateMergeSelect(findingState, {
     OR (repeat_of IS NOT NULL AND ${ms('raised_at')} > ${NOW} - ${AUDIT_WINDOWS.repeats})`,
 })
 
-/** Ids per query: a trigger batch names at most a few thousand; keep each request small. */
-const CHUNK = 5_000
+/**
+ * Query parameters travel in the URL, which a ClickHouse server accepts up to http_max_uri_size (1 MiB by
+ * default): ids go in chunks of at most this many bytes, well under it.
+ */
+const CHUNK_BYTES = 256 * 1024
 
 async function byIds<T>(
   ch: ClickHouse,
@@ -156,11 +159,24 @@ async function byIds<T>(
   ids: readonly string[],
   map: (r: Row) => T,
 ): Promise<T[]> {
+  const chunks: string[][] = []
+  let chunk: string[] = []
+  let bytes = 0
+  for (const id of new Set(ids)) {
+    // URL-encoded, an id may take three bytes per byte of UTF-8, plus quoting and a comma.
+    const size = Buffer.byteLength(id) * 3 + 3
+    if (chunk.length > 0 && bytes + size > CHUNK_BYTES) {
+      chunks.push(chunk)
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(id)
+    bytes += size
+  }
+  if (chunk.length > 0) chunks.push(chunk)
   const out: T[] = []
-  const unique = [...new Set(ids)]
-  for (let i = 0; i < unique.length; i += CHUNK) {
-    const rows = await queryRows<Row>(ch, sql, { ids: unique.slice(i, i + CHUNK) })
-    for (const r of rows) out.push(map(r))
+  for (const part of chunks) {
+    for (const r of await queryRows<Row>(ch, sql, { ids: part })) out.push(map(r))
   }
   return out
 }

@@ -105,7 +105,9 @@ function spawnTsx(script: string, args: string[], env: Record<string, string> = 
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   })
-  proc.stderr!.resume()
+  // BENCH_DEBUG=1 shows the children's own output (logs go to stdout as JSON, errors to stderr).
+  if (process.env.BENCH_DEBUG) proc.stderr!.pipe(process.stderr)
+  else proc.stderr!.resume()
   const lines = createInterface({ input: proc.stdout! })
   const exited = new Promise<void>((done) => proc.once('exit', () => done()))
   process.once('exit', () => proc.kill('SIGKILL'))
@@ -127,8 +129,15 @@ function serviceEnv(cfg: Config, extra: Record<string, string>): Record<string, 
   return { ...env, LOG_FORMAT: 'json', ...extra }
 }
 
+/** The bearer token the benchmark's service processes accept on /metrics. */
+const METRICS_TOKEN = randomBytes(24).toString('hex')
+
 async function metricSum(port: number, name: string, where: string[] = []): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  })
+  if (!res.ok) throw new Error(`/metrics on ${port}: ${res.status}`)
+  const text = await res.text()
   let sum = 0
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue
@@ -307,7 +316,12 @@ export async function benchProcessor(
     await writeFile(configFile, 'kpis:\n  privacy.records_affected:\n    critical: 1000000000000\n')
     const collectorPort = await freePort()
     const processorPort = await freePort()
-    const common = { AIMS_CONFIG_FILE: configFile, LOG_LEVEL: 'error', SWEEP_INTERVAL_MS: '60000' }
+    const common = {
+      AIMS_CONFIG_FILE: configFile,
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error',
+      SWEEP_INTERVAL_MS: '60000',
+      METRICS_TOKEN,
+    }
     const collector = spawnTsx(
       'services/collector/main.ts',
       [],
@@ -324,6 +338,13 @@ export async function benchProcessor(
       }),
     )
     children.push(processor)
+    if (process.env.BENCH_DEBUG) {
+      for (const c of [collector, processor]) {
+        void (async () => {
+          for await (const line of c.lines) process.stderr.write(`${line.slice(0, 400)}\n`)
+        })()
+      }
+    }
     const observer = spawnTsx('tests/bench/job-observer.ts', [cfg.REDIS_URL, cfg.REDIS_PREFIX])
     children.push(observer)
     const jobs: { timestamp: number; kpi: string; kind: string; scope: Record<string, string> }[] = []
@@ -344,7 +365,7 @@ export async function benchProcessor(
     )
     await waitUntil(
       'the collector to consume',
-      async () => (await fetch(`http://127.0.0.1:${collectorPort}/readyz`)).ok,
+      async () => (await metricSum(collectorPort, 'aims_collector_messages_total')) >= 0,
       120_000,
     )
     const accepted = () => metricSum(collectorPort, 'aims_collector_messages_total', ['outcome="accepted"'])
