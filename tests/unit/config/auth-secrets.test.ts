@@ -15,7 +15,7 @@ import { generateToken, hashToken, tokenLine } from '../../../shared/http/auth/t
  */
 
 let dir: string
-const metricsToken = 'm'.repeat(20) + 'etrics-token-from-a-file'
+const metricsToken = `${'m'.repeat(20)}etrics-token-from-a-file`
 const sessionSecret = 's'.repeat(40)
 
 beforeAll(async () => {
