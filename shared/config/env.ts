@@ -26,6 +26,12 @@ const port = z.coerce.number().int().min(0, 'must be 0-65535').max(65535, 'must 
 
 const filePath = z.string().trim().min(1)
 
+/**
+ * Shortest accepted value of a secret that may also come from a file (`<NAME>_FILE`): the schema checks
+ * the inline form, the reader of the file (shared/config/files.ts `readSecret`) the same rule.
+ */
+export const SECRET_MIN_LENGTH = { METRICS_TOKEN: 24, HTTP_SESSION_SECRET: 32 } as const
+
 const boolFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes')
@@ -49,9 +55,22 @@ export const envSchema = z
      */
     HTTP_TOKENS_FILE: z.string().min(1).optional(),
     /** Bearer token that may read /metrics (a Prometheus scraper), at least 24 characters. Unset: admins only. */
-    METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+    METRICS_TOKEN: z
+      .string()
+      .min(SECRET_MIN_LENGTH.METRICS_TOKEN, `must be at least ${SECRET_MIN_LENGTH.METRICS_TOKEN} characters`)
+      .optional(),
+    /** File holding METRICS_TOKEN (a mounted secret; one trailing newline ignored), instead of METRICS_TOKEN. */
+    METRICS_TOKEN_FILE: filePath.optional(),
     /** Key signing the review page's session cookies (≥ 32 characters; replicas share it). Unset: random per process. */
-    HTTP_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    HTTP_SESSION_SECRET: z
+      .string()
+      .min(
+        SECRET_MIN_LENGTH.HTTP_SESSION_SECRET,
+        `must be at least ${SECRET_MIN_LENGTH.HTTP_SESSION_SECRET} characters`,
+      )
+      .optional(),
+    /** File holding HTTP_SESSION_SECRET (a mounted secret; one trailing newline ignored), instead of HTTP_SESSION_SECRET. */
+    HTTP_SESSION_SECRET_FILE: filePath.optional(),
     /** Lifetime of a review-page session in seconds (never beyond the JWT it came from). Default 28800 (8 h). */
     HTTP_SESSION_TTL_S: positiveInt.max(7 * 86_400, 'must be at most 604800 (7 days)').default(28_800),
     /** OIDC issuer whose bearer JWTs are accepted (the token's `iss` must equal it). Unset: no OIDC. */
@@ -325,7 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues)
   }
   const cfg = parsed.data
-  const issues = transportIssues(cfg)
+  const issues = [...authIssues(cfg), ...transportIssues(cfg)]
   if (issues.length > 0) throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues)
   return { ...cfg, CLICKHOUSE_DATA_DIR: cfg.CLICKHOUSE_DATA_DIR ?? `${cfg.DATA_DIR}/clickhouse` }
 }
@@ -337,6 +356,21 @@ function shown(key: string, value: string): string {
 }
 
 type Parsed = z.infer<typeof envSchema>
+
+/** A secret given both inline and as a file: which one is meant is unclear, so neither is taken. */
+function bothGiven(cfg: Parsed, value: keyof Parsed, file: keyof Parsed): string | undefined {
+  return cfg[value] !== undefined && cfg[value] !== '' && cfg[file] !== undefined
+    ? `${file}: set ${value} or ${file}, not both`
+    : undefined
+}
+
+/** The HTTP authentication secrets: each inline or from a file, not both (the files are read by authFromConfig). */
+function authIssues(cfg: Parsed): string[] {
+  return [
+    bothGiven(cfg, 'METRICS_TOKEN', 'METRICS_TOKEN_FILE'),
+    bothGiven(cfg, 'HTTP_SESSION_SECRET', 'HTTP_SESSION_SECRET_FILE'),
+  ].filter((i) => i !== undefined)
+}
 
 /**
  * Combinations of the TLS and SASL variables that cannot work, each as `VARIABLE: what to do`. Files are
@@ -351,8 +385,8 @@ function transportIssues(cfg: Parsed): string[] {
       issues.push(`${key}: needs ${cert}, the client certificate of this key`)
   }
   const oneOf = (value: keyof Parsed, file: keyof Parsed) => {
-    if (cfg[value] !== undefined && cfg[value] !== '' && cfg[file] !== undefined)
-      issues.push(`${file}: set ${value} or ${file}, not both`)
+    const issue = bothGiven(cfg, value, file)
+    if (issue) issues.push(issue)
   }
 
   // Kafka

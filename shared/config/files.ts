@@ -20,15 +20,22 @@ export function readConfigFile(variable: string, path: string): Buffer {
   }
 }
 
+export interface SecretRules {
+  /** Fewest characters the secret may have, as its inline variable requires. Default 1. */
+  minLength?: number
+}
+
 /**
  * A secret given either inline (`value`) or as a file (`fileVariable` → path); the config loader has
- * already refused both at once. One trailing newline is dropped (`echo pw > file`, Kubernetes secrets
- * written from a shell); an empty file is an error, not an empty password.
+ * already refused both at once, and checked the inline value. One trailing newline is dropped
+ * (`echo pw > file`, Kubernetes secrets written from a shell); an empty file is an error, not an empty
+ * password, and a file's content must pass `rules` as the inline value had to.
  */
 export function readSecret(
   value: string | undefined,
   fileVariable: string,
   path: string | undefined,
+  rules: SecretRules = {},
 ): string | undefined {
   if (path === undefined) return value
   const secret = readConfigFile(fileVariable, path)
@@ -36,6 +43,12 @@ export function readSecret(
     .replace(/\r?\n$/, '')
   if (secret === '') {
     throw new ConfigError(`${fileVariable}: ${path} is empty`, [`${fileVariable}: ${path} is empty`])
+  }
+  const min = rules.minLength ?? 1
+  if (secret.length < min) {
+    // The length alone: never the content, nor how short it is.
+    const issue = `${fileVariable}: ${path} must hold at least ${min} characters`
+    throw new ConfigError(issue, [issue])
   }
   return secret
 }

@@ -1,10 +1,25 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse, parseAllDocuments } from 'yaml'
 import { configKeys, loadConfig } from '../../shared/config/env.js'
+import { ConfigError } from '../../shared/errors.js'
+import type { Authenticator } from '../../shared/http/auth/authenticator.js'
+import { authFromConfig } from '../../shared/http/auth/from-config.js'
+import { generateToken, hashToken, tokenLine } from '../../shared/http/auth/tokens.js'
 
 /**
  * The deployment descriptions agree with the code: docker-compose.yml, the Kubernetes kustomization and
@@ -22,10 +37,13 @@ function has(cmd: string, args: string[]): boolean {
   return !r.error && r.status === 0
 }
 
-/** Compose variable interpolation with the defaults written in the file (`${X:-default}`, `$$`). */
-function interpolate(value: string): string {
-  return value.replace(/\$\$|\$\{(\w+)(?::?[-?]([^}]*))?\}/g, (match, _name?: string, fallback?: string) =>
-    match === '$$' ? '$' : (fallback ?? ''),
+/**
+ * Compose variable interpolation: `vars` (the operator's environment), else the defaults written in the
+ * file (`${X:-default}`), and `$$`.
+ */
+function interpolate(value: string, vars: Record<string, string> = {}): string {
+  return value.replace(/\$\$|\$\{(\w+)(?::?[-?]([^}]*))?\}/g, (match, name?: string, fallback?: string) =>
+    match === '$$' ? '$' : (vars[name!] ?? fallback ?? ''),
   )
 }
 
@@ -234,6 +252,7 @@ type K8sDoc = {
 }
 type Container = {
   args?: string[]
+  env?: { name: string; value?: string; valueFrom?: unknown }[]
   envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[]
   livenessProbe?: { httpGet?: { path: string } }
   readinessProbe?: { httpGet?: { path: string } }
@@ -270,6 +289,124 @@ function envFile(path: string): Record<string, string> {
 }
 const baseConfig = envFile(`${BASE}/${baseKustomization.configMapGenerator[0]!.envs[0]}`)
 
+const OVERLAY = 'deploy/k8s/overlays/example'
+const overlay = parse(read(`${OVERLAY}/kustomization.yaml`)) as {
+  configMapGenerator: { literals: string[] }[]
+  secretGenerator: { name: string; files?: string[]; envs?: string[] }[]
+}
+/** The example overlay's configuration: config.env with its literals merged in. */
+const overlayConfig: Record<string, string> = {
+  ...baseConfig,
+  ...Object.fromEntries(
+    overlay.configMapGenerator.flatMap((g) => g.literals).map((l) => l.split(/=(.*)/s).slice(0, 2)),
+  ),
+}
+/** The keys of the example Secret aims-credentials and the placeholder file of each. */
+const overlayCredentials = (
+  overlay.secretGenerator.find((g) => g.name === 'aims-credentials')?.files ?? []
+).map((f) => ({ key: f.split('=')[0]!, example: `${OVERLAY}/${f.split('=')[1]}` }))
+
+// ---------------------------------------------------------------------------------------------------------
+// Start-up as each service does it: loadConfig, then the authentication of its role (shared/service.ts).
+// A deployment that would refuse to start (e.g. HTTP_HOST 0.0.0.0 without credentials) fails here.
+
+/** What a service's entry point asks `runService` for: an HTTP server at all, and the API (processor). */
+function roleOf(service: string): { servesHttp: boolean; servesApi: boolean } {
+  const src = read(`services/${service}/main.ts`)
+  return { servesHttp: /\brunService\(/.test(src), servesApi: /\bservesApi:\s*true\b/.test(src) }
+}
+
+/**
+ * Runs the service's start-up checks on `env`, with each *_FILE path mapped by `fileAt` to a file on
+ * this machine (secret mounts do not exist here). Throws the ConfigError the service would exit with;
+ * returns its authenticator, or undefined for a process without an HTTP server.
+ */
+function startsWithAuth(
+  service: string,
+  env: Record<string, string>,
+  fileAt: (path: string) => string,
+): Authenticator | undefined {
+  const local = Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, k.endsWith('_FILE') ? fileAt(v) : v]),
+  )
+  const cfg = loadConfig(local)
+  const role = roleOf(service)
+  return role.servesHttp ? authFromConfig(cfg, { servesApi: role.servesApi }).authenticator : undefined
+}
+
+/** The roles a bearer token gets, or the reason it is refused. */
+async function rolesOf(auth: Authenticator, token: string): Promise<string[] | string> {
+  const r = await auth.authenticate({ authorization: `Bearer ${token}` })
+  return r.ok ? [...r.principal.roles].sort() : r.reason
+}
+
+const serviceOf = (d: K8sDoc) => d.metadata.name.replace(/^aims-/, '')
+const containerOf = (d: K8sDoc) => (d.spec!.template as { spec: PodSpec }).spec.containers[0]!
+
+/** A Deployment's environment: the ConfigMap, then the container's own `env` (which wins, as in a pod). */
+function deploymentEnv(d: K8sDoc, config: Record<string, string>): Record<string, string> {
+  const own = Object.fromEntries((containerOf(d).env ?? []).map((e) => [e.name, e.value ?? '']))
+  return { ...config, ...own }
+}
+
+let work: string
+/** deploy/scripts/make-secrets.sh run into a temporary AIMS_SECRETS_DIR: its folder and its output. */
+const made = { dir: '', firstRun: '', secondRun: '' }
+/** Valid values for the Secret aims-credentials (the example overlay only holds placeholders). */
+const k8sSecret = { dir: '', adminToken: '', metricsToken: '' }
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'aims-deploy-static-'))
+  made.dir = join(work, 'compose-secrets')
+  const run = () => {
+    const r = spawnSync('bash', ['deploy/scripts/make-secrets.sh'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, AIMS_SECRETS_DIR: made.dir },
+    })
+    expect(r.status, r.stderr).toBe(0)
+    return r.stdout
+  }
+  made.firstRun = run()
+  made.secondRun = run()
+
+  k8sSecret.dir = join(work, 'k8s-credentials')
+  mkdirSync(k8sSecret.dir)
+  k8sSecret.adminToken = generateToken()
+  k8sSecret.metricsToken = randomBytes(24).toString('base64url')
+  const tokens = tokenLine({ name: 'ops', roles: ['admin'], sha256: hashToken(k8sSecret.adminToken) })
+  writeFileSync(join(k8sSecret.dir, 'http-tokens'), `${tokens}\n`)
+  writeFileSync(join(k8sSecret.dir, 'metrics-token'), k8sSecret.metricsToken)
+  writeFileSync(join(k8sSecret.dir, 'http-session-secret'), randomBytes(32).toString('base64url'))
+})
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true })
+})
+
+/** A compose service's /run/secrets/<name> → the file make-secrets.sh wrote; the service must mount it. */
+function composeFileAt(service: string): (path: string) => string {
+  return (path) => {
+    const name = /^\/run\/secrets\/(\w+)$/.exec(path)?.[1]
+    expect(name, `${service}: ${path} is not a compose secret`).toBeDefined()
+    expect(compose.services[service]!.secrets, `${service} mounts ${name}`).toContain(name)
+    return resolve(root, interpolate(compose.secrets[name!]!.file, { AIMS_SECRETS_DIR: made.dir }))
+  }
+}
+
+const CREDENTIALS = '/etc/aims/credentials/'
+
+/** /etc/aims/credentials/<key> → a valid stand-in; with `keys`, the Secret must hold that key. */
+function credentialStandIns(keys?: string[]): (path: string) => string {
+  return (path) => {
+    expect(path.startsWith(CREDENTIALS), `${path} is not in the mounted Secret`).toBe(true)
+    const key = path.slice(CREDENTIALS.length)
+    if (keys) expect(keys, `the Secret holds ${key}`).toContain(key)
+    return join(k8sSecret.dir, key)
+  }
+}
+
 function checkWorkloads(docs: K8sDoc[], config: Record<string, string>, where: string): void {
   const deployments = docs.filter((d) => d.kind === 'Deployment')
   expect(deployments.map((d) => d.metadata.name).sort(), where).toEqual([
@@ -290,10 +427,12 @@ function checkWorkloads(docs: K8sDoc[], config: Record<string, string>, where: s
       c.envFrom?.some((e) => e.configMapRef?.name.startsWith('aims-config')),
       name,
     ).toBe(true)
+    // Every secret is a file of the mounted Secret, never an environment variable.
     expect(
-      c.envFrom?.some((e) => e.secretRef?.name.startsWith('aims-secrets')),
+      c.envFrom?.some((e) => e.secretRef !== undefined),
       name,
-    ).toBe(true)
+    ).toBe(false)
+    for (const v of c.env ?? []) expect(v.valueFrom, `${name}: ${v.name} from a Secret`).toBeUndefined()
     expect(pod.securityContext?.runAsNonRoot, name).toBe(true)
     expect(c.securityContext?.allowPrivilegeEscalation, name).toBe(false)
     for (const kind of ['Service', 'PodDisruptionBudget']) {
@@ -325,7 +464,7 @@ describe('Kubernetes base (deploy/k8s/base)', () => {
     expect(cfg.CLICKHOUSE_URL).toBeDefined()
   })
 
-  it('has the three Deployments with probes, resources, config and secret, Services, PDBs and a bounded HPA', () => {
+  it('has the three Deployments with probes, resources and config, Services, PDBs and a bounded HPA', () => {
     checkWorkloads(baseDocs, baseConfig, 'base')
   })
 
@@ -339,21 +478,25 @@ describe('Kubernetes base (deploy/k8s/base)', () => {
       expect(r.status, r.stderr).toBe(0)
       const docs = parseAllDocuments(r.stdout).map((d) => d.toJSON() as K8sDoc)
       const configMap = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.startsWith('aims-config'))!
-      const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name.startsWith('aims-secrets'))
+      const secret = docs.find((d) => d.kind === 'Secret' && d.metadata.name.startsWith('aims-credentials'))
       const config = { ...configMap.data! }
-      for (const [k, v] of Object.entries(secret?.data ?? {}))
-        config[k] = Buffer.from(v, 'base64').toString('utf8')
       for (const key of Object.keys(config))
         expect(known.has(key), `${dir}: unknown variable ${key}`).toBe(true)
       loadConfig(config)
       checkWorkloads(docs, config, dir)
       // Generated names carry a hash: the Deployments must point at the rendered ones.
       for (const d of docs.filter((x) => x.kind === 'Deployment')) {
-        const refs = ((d.spec!.template as { spec: PodSpec }).spec.containers[0]!.envFrom ?? []).map(
-          (e) => e.configMapRef?.name ?? e.secretRef?.name,
-        )
+        const pod = (d.spec!.template as { spec: PodSpec }).spec
+        const refs = (pod.containers[0]!.envFrom ?? []).map((e) => e.configMapRef?.name)
         expect(refs).toContain(configMap.metadata.name)
-        if (secret) expect(refs).toContain(secret.metadata.name)
+        if (secret) {
+          expect(pod.volumes?.find((v) => v.name === 'credentials')?.secret?.secretName).toBe(
+            secret.metadata.name,
+          )
+        }
+        // As rendered, each service starts with its authentication (stand-in credential files).
+        const env = deploymentEnv(d, config)
+        startsWithAuth(serviceOf(d), env, credentialStandIns(secret ? Object.keys(secret.data!) : undefined))
       }
     }
   })
@@ -523,30 +666,192 @@ describe('least privilege: Kubernetes (deploy/k8s)', () => {
   })
 
   it('holds no password in the configuration: only *_FILE paths into the mounted Secret', () => {
-    const overlay = parse(read('deploy/k8s/overlays/example/kustomization.yaml')) as {
-      configMapGenerator: { literals: string[] }[]
-      secretGenerator: { name: string; files?: string[]; envs?: string[] }[]
+    const deployments = baseDocs.filter((d) => d.kind === 'Deployment')
+    for (const d of deployments) {
+      for (const [key, value] of Object.entries(deploymentEnv(d, overlayConfig))) {
+        const where = `${d.metadata.name}: ${key}`
+        expect(SECRET_NAME.test(key), `${where} holds a secret value; use ${key}_FILE`).toBe(false)
+        if (key.endsWith('_FILE')) {
+          expect(value, where).toMatch(/^\/etc\/aims\/credentials\/[\w.-]+$/)
+          // Every file a variable names is a key of the example Secret.
+          expect(
+            overlayCredentials.map((f) => f.key),
+            where,
+          ).toContain(value.split('/').pop())
+        }
+      }
     }
-    const literals = Object.fromEntries(
-      overlay.configMapGenerator.flatMap((g) => g.literals).map((l) => l.split(/=(.*)/s).slice(0, 2)),
-    ) as Record<string, string>
-    const config = { ...baseConfig, ...literals }
-    for (const [key, value] of Object.entries(config)) {
-      expect(SECRET_NAME.test(key), `${key} holds a secret value; use ${key}_FILE`).toBe(false)
-      if (key.endsWith('_FILE')) expect(value, key).toMatch(/^\/etc\/aims\/credentials\/[\w.-]+$/)
+    expect(loadConfig(overlayConfig).KAFKA_SASL_PASSWORD_FILE).toBe(
+      '/etc/aims/credentials/kafka-sasl-password',
+    )
+    // The example Secret's values are placeholders, and it is the only Secret (no environment variables).
+    for (const f of overlayCredentials) expect(read(f.example).trim(), f.key).toMatch(/^REPLACE_ME\b/)
+    expect(overlay.secretGenerator.map((g) => g.name)).toEqual(['aims-credentials'])
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// HTTP authentication: every service starts off loopback, the processor with API tokens, Prometheus scrapes
+// with the metrics token, and no token is written in a deployment file
+
+const httpServices = projectServices.map(([name]) => name).filter((name) => roleOf(name).servesHttp)
+
+describe('HTTP authentication: docker-compose.yml', () => {
+  const adminToken = () => readFileSync(join(made.dir, 'http_admin_token'), 'utf8').trim()
+  const metricsToken = () => readFileSync(join(made.dir, 'metrics_token'), 'utf8')
+
+  it('serves HTTP from the collector, processor and alerter, the API from the processor only', () => {
+    expect(httpServices.sort()).toEqual(['alerter', 'collector', 'processor'])
+    expect(httpServices.filter((name) => roleOf(name).servesApi)).toEqual(['processor'])
+  })
+
+  it('starts every service: its configuration loads and the authentication of its role is configured', async () => {
+    for (const [name, s] of projectServices) {
+      const auth = startsWithAuth(name, envOf(s), composeFileAt(name))
+      if (!roleOf(name).servesHttp) {
+        expect(auth, name).toBeUndefined()
+        continue
+      }
+      expect(await rolesOf(auth!, metricsToken()), `${name}: the metrics token`).toEqual(['metrics'])
+      expect((await auth!.authenticate({})).ok, `${name}: anonymous`).toBe(false)
+      // The API token opens the processor; the collector and alerter serve /metrics only.
+      expect(await rolesOf(auth!, adminToken()), `${name}: the admin token`).toEqual(
+        roleOf(name).servesApi ? ['admin'] : 'unknown_token',
+      )
     }
-    expect(loadConfig(config).KAFKA_SASL_PASSWORD_FILE).toBe('/etc/aims/credentials/kafka-sasl-password')
-    // Every file a variable names is a key of the example Secret, whose values are placeholders.
-    const credentials = overlay.secretGenerator.find((g) => g.name === 'aims-credentials')!
-    const keys = credentials.files!.map((f) => f.split('=')[0]!)
-    for (const [key, value] of Object.entries(config).filter(([k]) => k.endsWith('_FILE')))
-      expect(keys, key).toContain(value.split('/').pop())
-    for (const f of credentials.files!) {
-      expect(read(`deploy/k8s/overlays/example/${f.split('=')[1]}`).trim(), f).toMatch(/^REPLACE_ME\b/)
+  })
+
+  it('would catch a service that refuses to start: without its credentials each one stops', () => {
+    for (const name of httpServices) {
+      const env = envOf(compose.services[name]!)
+      const { HTTP_TOKENS_FILE: _tokens, METRICS_TOKEN_FILE: _metrics, ...bare } = env
+      expect(() => startsWithAuth(name, bare, composeFileAt(name)), name).toThrow(ConfigError)
+      expect(() => startsWithAuth(name, bare, composeFileAt(name)), name).toThrow(
+        /^HTTP_HOST: 0\.0\.0\.0 is not a loopback address and no authentication is configured/,
+      )
     }
-    for (const env of overlay.secretGenerator.flatMap((g) => g.envs ?? [])) {
-      const values = envFile(`deploy/k8s/overlays/example/${env}`)
-      for (const [key, value] of Object.entries(values)) expect(value, key).toBe('REPLACE_ME')
+  })
+
+  it('make-secrets.sh prints the admin token once and keeps it for the operator only (0600, mounted nowhere)', () => {
+    const token = adminToken()
+    expect(token).toMatch(/^aims_[A-Za-z0-9_-]{43}$/)
+    expect(made.firstRun.split(token).length - 1, 'the token is printed once').toBe(1)
+    expect(made.secondRun, 'a second run keeps the files and does not print the token').not.toContain(token)
+    expect(made.secondRun).toContain(join(made.dir, 'http_admin_token'))
+    expect(statSync(join(made.dir, 'http_admin_token')).mode & 0o777).toBe(0o600)
+    const mounted = Object.values(compose.secrets).map((x) => x.file)
+    expect(mounted.some((f) => f.endsWith('/http_admin_token'))).toBe(false)
+    // The tokens file holds the hash; the files the containers read are readable by their users.
+    expect(readFileSync(join(made.dir, 'http_tokens'), 'utf8')).toContain(hashToken(token))
+    for (const [name, secret] of Object.entries(compose.secrets)) {
+      const file = interpolate(secret.file, { AIMS_SECRETS_DIR: made.dir })
+      if (file.startsWith(made.dir)) expect(statSync(file).mode & 0o777, name).toBe(0o644)
+    }
+  })
+
+  it('has Prometheus scrape every HTTP service with the metrics token the services accept', async () => {
+    const prometheus = parse(read('deploy/prometheus/prometheus.yml')) as {
+      scrape_configs: {
+        job_name: string
+        authorization?: { credentials_file?: string }
+        static_configs: { targets: string[] }[]
+      }[]
+    }
+    const scraped = new Set<string>()
+    for (const job of prometheus.scrape_configs.filter((j) => j.job_name.startsWith('aims-'))) {
+      const file = job.authorization?.credentials_file
+      expect(file, `${job.job_name} sends credentials`).toBeDefined()
+      // The file Prometheus reads is a secret it mounts ...
+      const token = readFileSync(composeFileAt('prometheus')(file!), 'utf8').trim()
+      for (const target of job.static_configs.flatMap((c) => c.targets)) {
+        const name = target.split(':')[0]!
+        scraped.add(name)
+        // ... the same secret the scraped service reads as METRICS_TOKEN_FILE, and its content authenticates.
+        expect(envOf(compose.services[name]!).METRICS_TOKEN_FILE, target).toBe(file)
+        const auth = startsWithAuth(name, envOf(compose.services[name]!), composeFileAt(name))!
+        expect(await rolesOf(auth, token), target).toEqual(['metrics'])
+      }
+    }
+    expect([...scraped].sort()).toEqual([...httpServices].sort())
+  })
+
+  it('publishes the processor where PUBLIC_BASE_URL says', () => {
+    const base = new URL(envOf(compose.services.processor!).PUBLIC_BASE_URL!)
+    const published = interpolate(compose.services.processor!.ports![0]!).split(':')
+    expect(`${base.hostname}:${base.port}`).toBe(`${published[0]}:${published[1]}`)
+  })
+})
+
+describe('HTTP authentication: Kubernetes', () => {
+  const deployments = baseDocs.filter((d) => d.kind === 'Deployment')
+
+  it('starts every Deployment, base and example overlay, with the credentials its Secret must hold', async () => {
+    for (const [where, config] of [
+      ['base', baseConfig],
+      ['overlay', overlayConfig],
+    ] as const) {
+      for (const d of deployments) {
+        const name = `${where} ${d.metadata.name}`
+        const keys = where === 'overlay' ? overlayCredentials.map((f) => f.key) : undefined
+        const auth = startsWithAuth(serviceOf(d), deploymentEnv(d, config), credentialStandIns(keys))
+        expect(auth, name).toBeDefined()
+        expect(await rolesOf(auth!, k8sSecret.metricsToken), `${name}: metrics token`).toEqual(['metrics'])
+        expect(await rolesOf(auth!, k8sSecret.adminToken), `${name}: API token`).toEqual(
+          roleOf(serviceOf(d)).servesApi ? ['admin'] : 'unknown_token',
+        )
+      }
+    }
+  })
+
+  it('gives the API tokens and the session key to the processor only', () => {
+    for (const d of deployments) {
+      const env = deploymentEnv(d, baseConfig)
+      const api = roleOf(serviceOf(d)).servesApi
+      expect(env.HTTP_TOKENS_FILE !== undefined, d.metadata.name).toBe(api)
+      expect(env.HTTP_SESSION_SECRET_FILE !== undefined, d.metadata.name).toBe(api)
+      expect(env.METRICS_TOKEN_FILE, d.metadata.name).toBe(`${CREDENTIALS}metrics-token`)
+    }
+  })
+
+  it('stops start-up when a placeholder of the example Secret is left in place, naming the variable', () => {
+    const examples = new Map(overlayCredentials.map((f) => [f.key, join(root, f.example)]))
+    const placeholderAt = (path: string) => examples.get(path.slice(CREDENTIALS.length)) ?? path
+    for (const d of deployments) {
+      let error: unknown
+      try {
+        startsWithAuth(serviceOf(d), deploymentEnv(d, overlayConfig), placeholderAt)
+      } catch (err) {
+        error = err
+      }
+      expect(error, d.metadata.name).toBeInstanceOf(ConfigError)
+      expect((error as Error).message, d.metadata.name).toMatch(
+        roleOf(serviceOf(d)).servesApi
+          ? /^HTTP_TOKENS_FILE: /
+          : /^METRICS_TOKEN_FILE: .* at least 24 characters/,
+      )
+    }
+  })
+})
+
+describe('no token in a deployment file', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? files(`${dir}/${e.name}`) : [`${dir}/${e.name}`],
+    )
+
+  it('holds no API token, token hash or inline credential in compose, Prometheus or Kubernetes files', () => {
+    const checked = ['docker-compose.yml', 'deploy/prometheus/prometheus.yml', ...files('deploy/k8s')]
+    expect(checked.length).toBeGreaterThan(10)
+    for (const f of checked) {
+      const text = read(f)
+      // `aims_` and 43 base64url characters (metric names such as aims_collector_... are lower case).
+      expect(text, `${f}: an API token`).not.toMatch(
+        /\baims_(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])/,
+      )
+      expect(text, `${f}: a token hash (tokens-file line)`).not.toMatch(/\b[0-9a-f]{64}\b/)
+      expect(text, `${f}: an inline credential`).not.toMatch(
+        /^\s*-?\s*(METRICS_TOKEN|HTTP_SESSION_SECRET|bearer_token|credentials)\s*[:=]/m,
+      )
     }
   })
 })

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { parse } from 'yaml'
+import { parse, stringify } from 'yaml'
 
 /**
  * Prometheus and Alertmanager configuration checked by their own tools (Debian packages prometheus and
@@ -34,9 +35,28 @@ function expectSuccess(cmd: string, args: string[], stdoutOnly = false): string 
   return stdoutOnly ? stdout : output
 }
 
+/** The compose secrets Prometheus reads are mounted here; they do not exist outside a container. */
+const SECRETS_MOUNT = '/run/secrets/'
+
 describe('promtool', () => {
   it('accepts the Prometheus configuration', () => {
-    expectSuccess('promtool', ['check', 'config', PROMETHEUS_YML])
+    // The full check also opens every file the configuration names, and the scrape credentials are a
+    // compose secret under /run/secrets. So: the syntax of the file as it is, then the full check of a
+    // copy whose secret files and rule paths point at stand-ins (nothing else changes).
+    expectSuccess('promtool', ['check', 'config', '--syntax-only', PROMETHEUS_YML])
+    const dir = mkdtempSync(join(tmpdir(), 'aims-promtool-'))
+    try {
+      const text = readFileSync(join(root, PROMETHEUS_YML), 'utf8')
+      const secrets = [...new Set([...text.matchAll(/\/run\/secrets\/(\w+)/g)].map((m) => m[1]!))]
+      expect(secrets, 'the scrape credentials come from a compose secret').toEqual(['metrics_token'])
+      for (const name of secrets) writeFileSync(join(dir, name), 'a-stand-in-token-for-promtool-only')
+      const copy = parse(text.replaceAll(SECRETS_MOUNT, `${dir}/`)) as { rule_files: string[] }
+      copy.rule_files = copy.rule_files.map((f) => join(root, 'deploy/prometheus', f))
+      writeFileSync(join(dir, 'prometheus.yml'), stringify(copy))
+      expectSuccess('promtool', ['check', 'config', join(dir, 'prometheus.yml')])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('accepts the alerting rules', () => {
@@ -120,9 +140,15 @@ describe('pipeline alerts', () => {
 })
 
 describe('Prometheus configuration', () => {
-  const cfg = parse(readFileSync(join(root, PROMETHEUS_YML), 'utf8')) as {
+  const text = readFileSync(join(root, PROMETHEUS_YML), 'utf8')
+  const cfg = parse(text) as {
     rule_files: string[]
-    scrape_configs: { job_name: string; metrics_path?: string; static_configs: { targets: string[] }[] }[]
+    scrape_configs: {
+      job_name: string
+      metrics_path?: string
+      authorization?: { type?: string; credentials?: string; credentials_file?: string }
+      static_configs: { targets: string[] }[]
+    }[]
     alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] }
   }
 
@@ -136,6 +162,15 @@ describe('Prometheus configuration', () => {
     }
     expect(cfg.rule_files.some((f) => 'rules/pipeline.rules.yml'.match(globToRegExp(f)))).toBe(true)
     expect(cfg.alerting.alertmanagers[0]!.static_configs[0]!.targets).toContain('alertmanager:9093')
+  })
+
+  it('sends a bearer token from a secret file to every service, never a token written in the file', () => {
+    for (const job of cfg.scrape_configs.filter((j) => j.job_name.startsWith('aims-'))) {
+      expect(job.authorization?.type ?? 'Bearer', job.job_name).toBe('Bearer')
+      expect(job.authorization?.credentials_file, job.job_name).toBe(`${SECRETS_MOUNT}metrics_token`)
+      expect(job.authorization?.credentials, job.job_name).toBeUndefined()
+    }
+    expect(text).not.toMatch(/^\s*(bearer_token|credentials|password):/m)
   })
 
   it('does not load the rule unit tests as rules', () => {

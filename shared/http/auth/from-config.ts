@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Config, isLoopbackHost } from '../../config/env.js'
+import { type Config, isLoopbackHost, SECRET_MIN_LENGTH } from '../../config/env.js'
+import { readSecret } from '../../config/files.js'
 import { ConfigError, errorMessage } from '../../errors.js'
 import { Authenticator } from './authenticator.js'
 import { createOidcVerifier, parseRoleMap } from './oidc.js'
@@ -9,7 +10,7 @@ import { generateToken, hashToken, parseTokensFile, TOKEN_PREFIX, type TokenEntr
 
 /**
  * The authentication a process runs with, from its configuration. Secure by default:
- * - tokens file and/or OIDC configured: those, plus METRICS_TOKEN for /metrics;
+ * - tokens file and/or OIDC configured: those, plus METRICS_TOKEN (or METRICS_TOKEN_FILE) for /metrics;
  * - neither, HTTP_HOST on loopback, a process that serves the API: one admin token, made once and kept
  *   in `<DATA_DIR>/http-admin-token` (mode 0600) so a restart keeps it; only this machine can connect;
  * - neither, any other address: start-up stops naming the variables to set (a process serving only
@@ -75,10 +76,20 @@ export function authFromConfig(cfg: Config, opts: AuthFromConfigOptions): Resolv
         })
       : undefined
   const configured = cfg.HTTP_TOKENS_FILE !== undefined || verifyJwt !== undefined
-  if (cfg.METRICS_TOKEN) {
-    const sha256 = hashToken(cfg.METRICS_TOKEN)
+  const metricsToken = readSecret(cfg.METRICS_TOKEN, 'METRICS_TOKEN_FILE', cfg.METRICS_TOKEN_FILE, {
+    minLength: SECRET_MIN_LENGTH.METRICS_TOKEN,
+  })
+  const sessionSecret = readSecret(
+    cfg.HTTP_SESSION_SECRET,
+    'HTTP_SESSION_SECRET_FILE',
+    cfg.HTTP_SESSION_SECRET_FILE,
+    { minLength: SECRET_MIN_LENGTH.HTTP_SESSION_SECRET },
+  )
+  if (metricsToken) {
+    const sha256 = hashToken(metricsToken)
     if (tokens.some((t) => t.sha256 === sha256)) {
-      throw new ConfigError('METRICS_TOKEN: must differ from every token of HTTP_TOKENS_FILE')
+      const which = cfg.METRICS_TOKEN_FILE ? 'METRICS_TOKEN_FILE' : 'METRICS_TOKEN'
+      throw new ConfigError(`${which}: must differ from every token of HTTP_TOKENS_FILE`)
     }
     tokens.push({ name: 'metrics-scraper', roles: ['metrics'], sha256 })
   }
@@ -86,10 +97,10 @@ export function authFromConfig(cfg: Config, opts: AuthFromConfigOptions): Resolv
   let localAdmin: ResolvedAuth['localAdmin']
   if (!configured) {
     if (!isLoopbackHost(cfg.HTTP_HOST)) {
-      if (opts.servesApi || !cfg.METRICS_TOKEN) {
+      if (opts.servesApi || !metricsToken) {
         const what = opts.servesApi
           ? 'HTTP_TOKENS_FILE (API tokens, made with `npm run token`) or OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL'
-          : 'METRICS_TOKEN (for /metrics), HTTP_TOKENS_FILE, or OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL'
+          : 'METRICS_TOKEN or METRICS_TOKEN_FILE (for /metrics), HTTP_TOKENS_FILE, or OIDC_ISSUER, OIDC_AUDIENCE and OIDC_JWKS_URL'
         throw new ConfigError(
           `HTTP_HOST: ${cfg.HTTP_HOST} is not a loopback address and no authentication is configured: set ${what}, or bind HTTP_HOST=127.0.0.1`,
           [`HTTP_HOST: not loopback and no authentication configured; set ${what}`],
@@ -104,7 +115,7 @@ export function authFromConfig(cfg: Config, opts: AuthFromConfigOptions): Resolv
     authenticator: new Authenticator({
       tokens,
       ...(verifyJwt ? { verifyJwt } : {}),
-      sessions: new SessionCodec(cfg.HTTP_SESSION_SECRET, cfg.HTTP_SESSION_TTL_S),
+      sessions: new SessionCodec(sessionSecret, cfg.HTTP_SESSION_TTL_S),
     }),
     ...(localAdmin ? { localAdmin } : {}),
   }
