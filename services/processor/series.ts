@@ -121,19 +121,19 @@ export class SeriesEvaluator {
 
   /** Firing breaches held by this replica, by severity. */
   openCounts(): { warning: number; critical: number } {
-    const out = { warning: 0, critical: 0 }
-    for (const s of this.firing) if (s.state.status === 'firing') out[s.state.severity]++
-    return out
+    return { ...this.open }
   }
 
-  /** Series not ok (firing, or pending a `for`): the only ones time alone can move. */
-  private readonly firing = new Set<Series>()
+  /** Firing series by severity, kept as states change (a gauge read on every evaluation). */
+  private readonly open = { warning: 0, critical: 0 }
+
+  /** Series pending a `for` (or an escalation): the only ones time alone can move. */
   private readonly waiting = new Set<Series>()
 
   private setState(s: Series, next: BreachState): void {
+    if (s.state.status === 'firing') this.open[s.state.severity]--
+    if (next.status === 'firing') this.open[next.severity]++
     s.state = next
-    if (next.status === 'firing') this.firing.add(s)
-    else this.firing.delete(s)
     if (next.status === 'pending' || (next.status === 'firing' && next.criticalSince)) this.waiting.add(s)
     else this.waiting.delete(s)
   }

@@ -509,7 +509,8 @@ export async function benchProcessor(
       for (let k = 0; k < probesPerKind; k++) {
         await sleep(poissonGap(meanGapMs))
         const fire = k % 2 === 0
-        const before = jobs.filter((j) => j.kpi === 'privacy.records_affected').length
+        const recordsJobs = () => jobs.filter((j) => j.kpi === 'privacy.records_affected')
+        const before = recordsJobs().length
         const sentAt = Date.now()
         await producer.send({
           topic: topics.privacyIncidents,
@@ -521,10 +522,14 @@ export async function benchProcessor(
           ],
         })
         const want = fire ? 'firing' : 'resolved'
-        const j = await waitJob(
-          (x) => x.kpi === 'privacy.records_affected' && x.kind === want && jobs.indexOf(x) >= before,
-          TIMEOUT,
-        )
+        const deadline = Date.now() + TIMEOUT
+        let j: (typeof jobs)[number] | undefined
+        while (!j && Date.now() < deadline) {
+          j = recordsJobs()
+            .slice(before)
+            .find((x) => x.kind === want)
+          if (!j) await sleep(5)
+        }
         if (j) latencies.privacy_aggregate.push(j.timestamp - sentAt)
         else missed.privacy_aggregate++
       }
