@@ -214,6 +214,10 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       }
       if (sweep) {
         lastSweep = Date.now()
+        metrics.seriesByStatus.reset()
+        for (const [kpi, byStatus] of series.statusCounts()) {
+          for (const [status, n] of byStatus) metrics.seriesByStatus.set({ kpi, status }, n)
+        }
         metrics.sweepSeconds.observe((performance.now() - started) / 1000)
         metrics.lastSweep.set(Date.now() / 1000)
         health.set('sweep', true)

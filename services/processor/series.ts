@@ -138,6 +138,19 @@ export class SeriesEvaluator {
     else this.waiting.delete(s)
   }
 
+  /** Series by KPI and last status written: the per-KPI gauge (no per-series labels). O(series). */
+  statusCounts(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>()
+    for (const s of this.series.values()) {
+      const status = s.written?.status
+      if (status === undefined) continue
+      const byStatus = out.get(s.kpi.id) ?? new Map<string, number>()
+      byStatus.set(status, (byStatus.get(status) ?? 0) + 1)
+      out.set(s.kpi.id, byStatus)
+    }
+    return out
+  }
+
   /** Series tracked in memory. */
   get size(): number {
     return this.series.size
