@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { rateLimitSchema } from '../../../../shared/alerts/sink-config.js'
+import { rateLimitSchema } from '../sink-config.js'
 
 /** Writes each alert as one log line of the alerter (the default sink of local runs). */
 export const consoleSinkSchema = z
