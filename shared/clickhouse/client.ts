@@ -7,6 +7,7 @@ import {
   createClient,
 } from '@clickhouse/client'
 import type { Config } from '../config/env.js'
+import { importChdb } from './chdb.js'
 
 export type { ClickHouseClient }
 
@@ -101,7 +102,7 @@ async function openEmbedded(path: string, database: string): Promise<ClickHouse>
     }
     mkdirSync(path, { recursive: true })
     // Imported lazily: the native library loads only when embedded mode is actually used.
-    const { createChdbConnection } = await import('chdb/connection')
+    const createChdbConnection = await importChdb()
     const client = createClient({
       // The connection hook is typed for the HTTP client's stream type; chDB implements the same interface.
       connection: createChdbConnection({ path }) as never,
