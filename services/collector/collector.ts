@@ -6,8 +6,9 @@ import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/ta
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
 import { factTables, kpiTriggerJson, MAX_SCOPES_PER_TRIGGER } from '../../shared/events/index.js'
+import { decodeOcsfMessage } from '../../shared/events/ocsf/index.js'
 import type { Health } from '../../shared/http/health.js'
-import { eventTopics, type Topics, topicNames } from '../../shared/kafka/topics.js'
+import { eventTopics, ocsfTopic, type Topics, topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
 import { type DeadLetterRow, deadLetterColumns, toDeadLetterMessage, toDeadLetterRow } from './dead-letter.js'
@@ -66,10 +67,21 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   })
   await producer.connect()
   await consumer.connect()
-  await consumer.subscribe({ topics: eventTopics(topics), fromBeginning: true })
+  // OCSF findings, when configured, arrive on a topic of their own and are decoded by the OCSF mapping.
+  const ocsf = ocsfTopic(cfg)
+  const subscribed = ocsf === undefined ? eventTopics(topics) : [...eventTopics(topics), ocsf]
+  await consumer.subscribe({ topics: subscribed, fromBeginning: true })
 
   const writer = new BatchWriter(ch, producer, topics, metrics, log, health, cfg.COLLECTOR_MAX_BACKOFF_MS)
-  const context: LaneContext = { cfg, log, metrics, writer, consumer, stopping: stopping.signal }
+  const context: LaneContext = {
+    cfg,
+    log,
+    metrics,
+    writer,
+    consumer,
+    stopping: stopping.signal,
+    decoderFor: (topic) => (topic === ocsf ? decodeOcsfMessage : undefined),
+  }
   health.set('clickhouse', true)
   await consumer.run({
     // Offsets are committed by each partition's lane once a batch is delivered. kafkajs would commit the
@@ -92,7 +104,7 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
       await payload.heartbeat()
     },
   })
-  log.info({ topics: eventTopics(topics), group: cfg.COLLECTOR_GROUP_ID }, 'collector consuming')
+  log.info({ topics: subscribed, group: cfg.COLLECTOR_GROUP_ID }, 'collector consuming')
 
   return {
     async stop() {

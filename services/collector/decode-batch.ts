@@ -2,11 +2,13 @@ import type { IHeaders, KafkaMessage } from 'kafkajs'
 import { TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import {
   appendFactRows,
+  type DecodeResult,
   decodeKafkaMessage,
   type FactRowByTable,
   type FactTable,
   factColumns,
   factTables,
+  type KafkaMessageLike,
   scopeKey,
   scopesOf,
 } from '../../shared/events/index.js'
@@ -22,6 +24,9 @@ export interface Rejected {
   errorType: string
   reason: string
 }
+
+/** Kafka message → event or reject: the native CloudEvents decoder, or another contract's (OCSF). */
+export type MessageDecoder = (message: KafkaMessageLike, maxBytes: number) => DecodeResult
 
 /** Rows per fact table, encoded as they are decoded, ready for one insert each. */
 export type EncodedFacts = { [T in FactTable]: TabSeparatedRows<FactRowByTable[T]> }
@@ -57,13 +62,14 @@ export class DecodedBatch {
   constructor(
     readonly topic: string,
     readonly partition: number,
+    private readonly decode: MessageDecoder = decodeKafkaMessage,
   ) {}
 
   /** Decodes `messages[from, to)` into this batch. A bad message never stops the batch. */
   add(messages: readonly KafkaMessage[], from: number, to: number, maxEventBytes: number): void {
     for (let i = from; i < to; i++) {
       const message = messages[i]!
-      const decoded = decodeKafkaMessage(message, maxEventBytes)
+      const decoded = this.decode(message, maxEventBytes)
       if (!decoded.ok) {
         this.rejected.push({
           topic: this.topic,

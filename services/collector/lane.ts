@@ -3,7 +3,7 @@ import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
-import { DecodedBatch } from './decode-batch.js'
+import { DecodedBatch, type MessageDecoder } from './decode-batch.js'
 import type { CollectorMetrics } from './metrics.js'
 
 /** How a delivery writes a batch out (BatchWriter) and learns that it should stop retrying. */
@@ -24,6 +24,8 @@ export interface LaneContext {
   writer: Writer
   consumer: Pick<Consumer, 'commitOffsets' | 'seek'>
   stopping: AbortSignal
+  /** The decoder of a topic whose messages are not native events (OCSF); default the native one. */
+  decoderFor?: (topic: string) => MessageDecoder | undefined
 }
 
 /**
@@ -106,7 +108,7 @@ export class Lane {
     const { messages } = batch
     for (let from = 0; from < messages.length; ) {
       if (epoch !== this.epoch) return
-      this.open ??= new DecodedBatch(this.topic, this.partition)
+      this.open ??= new DecodedBatch(this.topic, this.partition, this.context.decoderFor?.(this.topic))
       const to = Math.min(messages.length, from + cfg.COLLECTOR_MAX_BATCH_ROWS - this.open.messages)
       this.open.add(messages, from, to, cfg.COLLECTOR_MAX_EVENT_BYTES)
       this.open.highWatermark = batch.highWatermark

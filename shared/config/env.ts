@@ -94,6 +94,14 @@ export const envSchema = z
     COLLECTOR_MAX_EVENT_BYTES: positiveInt.default(1_048_576),
     /** Longest wait between ClickHouse retries while it is unreachable, in ms. Default 30000. */
     COLLECTOR_MAX_BACKOFF_MS: positiveInt.default(30_000),
+    /**
+     * Topic of OCSF findings (Incident Finding 2005, Data Security Finding 2006 about personal data),
+     * read as privacy incidents (docs/ocsf-mapping.md); KAFKA_TOPIC_PREFIX applies. Unset: no OCSF input.
+     */
+    COLLECTOR_OCSF_TOPIC: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a Kafka topic name (letters, digits, . _ -)')
+      .optional(),
 
     /** Consumer group of the processor. Default aims-processor. */
     PROCESSOR_GROUP_ID: z.string().min(1).default('aims-processor'),
