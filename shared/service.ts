@@ -1,3 +1,4 @@
+import { explainAddressInUse } from './address-in-use.js'
 import { type Config, loadConfig } from './config/env.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { Health } from './http/health.js'
@@ -22,9 +23,15 @@ export const SHUTDOWN_DEADLINE_MS = 10_000
  * The entry point of every process: config (a bad value stops start-up naming the variable), logger,
  * health and the HTTP server, then the service itself; SIGINT/SIGTERM stop it and exit 0.
  */
+export interface RunOptions {
+  /** The process's logger (default createLogger(cfg)); the run command keeps its full log in a file. */
+  logger?: (cfg: Config) => Logger
+}
+
 export async function runService(
   name: string,
   start: (ctx: ServiceContext) => Promise<Running>,
+  options: RunOptions = {},
 ): Promise<void> {
   let cfg: Config
   try {
@@ -36,7 +43,7 @@ export async function runService(
     }
     throw err
   }
-  const log = createLogger(cfg).child({ service: name })
+  const log = (options.logger?.(cfg) ?? createLogger(cfg)).child({ service: name })
   const health = new Health()
   const http = new HttpServer(health, log)
   let running: Running | undefined
@@ -64,17 +71,27 @@ export async function runService(
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   try {
-    const { url } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT)
+    let url: string
+    try {
+      ;({ url } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+      throw new Error(await explainAddressInUse(cfg.HTTP_HOST, cfg.HTTP_PORT))
+    }
     running = await start({ cfg, log, health, http })
     log.info({ url, metrics: `${url}/metrics`, ready: `${url}/readyz` }, `${name} started`)
   } catch (err) {
-    const message = err instanceof ConfigError ? err.message : errorMessage(err)
-    log.fatal({ err: message }, `${name} failed to start`)
+    // Written for a person as it is (a config error spans several lines), and logged for machines.
+    process.stderr.write(`${name} failed to start: ${errorMessage(err)}\n`)
+    if (err instanceof ConfigError)
+      log.fatal({ issues: err.issues }, `${name} failed to start: invalid configuration`)
+    else log.fatal({ err: errorMessage(err) }, `${name} failed to start`)
     log.flush()
     await running?.stop().catch(() => undefined)
     await http.close()
-    process.exitCode = 1
-    setTimeout(() => process.exit(1), 200).unref()
+    const code = err instanceof ConfigError ? 2 : 1
+    process.exitCode = code
+    setTimeout(() => process.exit(code), 200).unref()
   }
 }
 

@@ -32,7 +32,10 @@ export const envSchema = z
   .object({
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise). Default auto. */
+    /**
+     * Log format: json; pretty (pino-pretty, multi-line); or auto: on a terminal one line per entry cut to
+     * its width (the run command keeps the full log in <DATA_DIR>/logs/aims.log), JSON otherwise. Default auto.
+     */
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** Address the HTTP server (metrics, health, read API, review page) binds to. Default 127.0.0.1. */
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -58,6 +61,11 @@ export const envSchema = z
     KAFKA_TOPIC_PARTITIONS: positiveInt.default(3),
     /** Replication factor of topics created at start-up. Default 1. */
     KAFKA_REPLICATION_FACTOR: positiveInt.default(1),
+    /**
+     * How long start-up waits for a broker of KAFKA_BROKERS to accept a connection before it stops,
+     * naming the addresses, in ms. Default 8000.
+     */
+    KAFKA_STARTUP_TIMEOUT_MS: positiveInt.default(8_000),
 
     /** ClickHouse HTTP URL, e.g. http://clickhouse:8123. Unset: embedded ClickHouse (chDB) under CLICKHOUSE_DATA_DIR. */
     CLICKHOUSE_URL: z.url({ message: 'must be a URL' }).optional(),

@@ -22,7 +22,7 @@ export function createSender(name: string, cfg: SinkConfig): AlertSender {
     case 'webhook':
       return new WebhookSender(name, cfg)
     case 'console':
-      return new ConsoleSender(name)
+      return new ConsoleSender(name, cfg)
     default: {
       const never: never = cfg
       throw new Error(`unknown sink type ${JSON.stringify((never as { type?: unknown }).type)}`)
