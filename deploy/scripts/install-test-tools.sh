@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, once: Debian packages for the real
-# Alertmanager, promtool, kcat and headless Chromium, and the Kafka broker jars (Maven Central).
+# Alertmanager, promtool, kcat, headless Chromium and tmux, and the Kafka broker jars (Maven Central).
 # Quick when everything is already there; called by `npm test`, so a fresh clone needs nothing by hand.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +12,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v kcat >/dev/null 2>&1 || need+=(kcat)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# A pseudo-terminal for the terminal-transcript test of `npm start`.
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
