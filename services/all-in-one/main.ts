@@ -69,11 +69,15 @@ await runService(
     let step: Step | undefined
     const stops: (() => Promise<void>)[] = []
     let stopKafka: (() => Promise<void>) | undefined
+    let closeClickHouse: (() => Promise<void>) | undefined
     const stopAll = async () => {
       const stopping = performance.now()
       say('Stopping…')
-      for (const stop of stops.reverse()) await stop().catch((err) => log.error({ err }, 'stop failed'))
-      await stopKafka?.()
+      const failed = (err: unknown) => log.error({ err }, 'stop failed')
+      // The components first, newest first: they leave their consumer groups through the broker.
+      for (const stop of stops.reverse()) await stop().catch(failed)
+      // Then ClickHouse and the broker, which no longer depend on each other, side by side.
+      await Promise.all([closeClickHouse?.().catch(failed), stopKafka?.().catch(failed)])
       say(`Stopped in ${((performance.now() - stopping) / 1000).toFixed(1)} s.`)
     }
     try {
@@ -102,7 +106,7 @@ await runService(
       step = startup.step('ClickHouse and Kafka topics')
       step.note(cfg.CLICKHOUSE_URL ? `connecting to ${cfg.CLICKHOUSE_URL}` : 'opening embedded ClickHouse')
       const ch = await createClickHouse(cfg)
-      stops.push(() => ch.close())
+      closeClickHouse = () => ch.close()
       step.note('migrations and topics')
       await prepareStorageAndTopics(cfg, log, kafka, ch)
       const base = await storedTotals(ch)
