@@ -117,7 +117,10 @@ describe('npm start on a terminal', () => {
     async () => {
       const quickStart = readmeCommands('## Quick start')[0]!
       expect(quickStart).toMatch(/&& npm start\b/)
-      const startCommand = 'npm start'
+      // The README's OCSF variant of the same command: `npm start` with an OCSF topic switched on.
+      const [startCommand, ocsfProduce] = readmeCommands('### OCSF in')
+      expect(startCommand).toMatch(/^COLLECTOR_OCSF_TOPIC=\S+ npm start$/)
+      expect(ocsfProduce).toMatch(/npm run produce -- --ocsf/)
       const examples = readmeCommands('### The examples on the page')
       expect(examples).toHaveLength(3)
 
@@ -150,7 +153,7 @@ describe('npm start on a terminal', () => {
           String(WIDTH),
           '-y',
           '50',
-          `cd ${REPO_ROOT} && exec ${startCommand}`,
+          `cd ${REPO_ROOT} && ${startCommand}`,
         ],
         { env },
       )
@@ -208,6 +211,25 @@ describe('npm start on a terminal', () => {
         await waitFor(`${file} on the page`, shows, VISIBLE_BOUND_MS, 200)
         figures[file] = `${((Date.now() - producedAt) / 1000).toFixed(1)} s`
       }
+
+      // The README's OCSF findings: the suspected breach SOC-2025-0912 is on the 72-hour clock.
+      const sentOcsf = await runToEnd(ocsfProduce!, env)
+      expect(sentOcsf.code, sentOcsf.output).toBe(0)
+      expect(sentOcsf.output).toContain('sent 4, invalid 0')
+      const ocsfAt = Date.now()
+      await waitFor(
+        'the OCSF incident on the page',
+        async () => {
+          const v = await apiGet<{ incidents: { incidentId: string; notifiedAt?: string | null }[] }>(
+            base,
+            '/api/views/incidents',
+          )
+          return v.incidents.some((i) => i.incidentId === 'SOC-2025-0912' && !i.notifiedAt) ? true : undefined
+        },
+        VISIBLE_BOUND_MS,
+        200,
+      )
+      figures['ocsf-findings'] = `${((Date.now() - ocsfAt) / 1000).toFixed(1)} s`
 
       // The first 60 s of the demo after ready.
       await new Promise((r) => setTimeout(r, Math.max(0, readyAt + DEMO_WINDOW_MS - Date.now())))
