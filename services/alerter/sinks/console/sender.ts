@@ -18,9 +18,11 @@ export class ConsoleSender implements AlertSender {
     readonly name: string,
     cfg: Pick<ConsoleSinkConfig, 'format'> = {},
     private readonly out: Screen = screen(),
+    /** False when the process logs JSON on purpose (LOG_FORMAT=json): `auto` then stays JSON on a terminal too. */
+    peopleTerminal = true,
   ) {
     const format = cfg.format ?? 'auto'
-    this.lines = format === 'line' || (format === 'auto' && out.tty)
+    this.lines = format === 'line' || (format === 'auto' && out.tty && peopleTerminal)
   }
 
   async send(job: AlertJob, ctx: SendContext): Promise<DeliveryResult> {

@@ -57,6 +57,14 @@ describe('console sink', () => {
     expect(entries.map((e) => e.level)).toEqual([20, 20])
   })
 
+  it('auto stays JSON on a terminal when the process logs JSON on purpose (LOG_FORMAT=json)', async () => {
+    const { entries, log } = capture()
+    const tty = fakeTerminal(true)
+    await new ConsoleSender('console', {}, tty.out, false).send(sampleAlert(), { attempt: 1, log })
+    expect(tty.writes).toEqual([])
+    expect(entries.map((e) => e.level)).toEqual([40])
+  })
+
   it('format: json keeps the log entry on a terminal too; format: line writes lines off one', async () => {
     const { entries, log } = capture()
     const tty = fakeTerminal(true)
