@@ -5,6 +5,7 @@ import { prepareStorageAndTopics } from '../../shared/bootstrap.js'
 import { createClickHouse } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
 import { createKafka } from '../../shared/kafka/client.js'
+import { waitForBrokers } from '../../shared/kafka/reachable.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { loadAimsConfigFile } from '../../shared/kpi/thresholds.js'
 import { createLogger } from '../../shared/logger.js'
@@ -83,7 +84,12 @@ await runService(
     try {
       let brokers = cfg.KAFKA_BROKERS
       let localBroker = false
-      if (!brokers) {
+      if (brokers) {
+        // Before anything slower: a wrong address or a broker that is down is said within seconds.
+        step = startup.step(`Kafka at ${brokers.join(',')}`)
+        await waitForBrokers(cfg, brokers, cfg.KAFKA_STARTUP_TIMEOUT_MS)
+        step.done()
+      } else {
         step = startup.step('Kafka broker (local, from the official jars)', [
           { afterMs: 5_000, text: 'the first run downloads the jars with Maven, about a minute' },
         ])
