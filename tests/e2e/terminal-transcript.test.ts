@@ -25,8 +25,9 @@ const DEMO_WINDOW_MS = 60_000
 const VISIBLE_BOUND_MS = 10_000
 const STOP_BOUND_MS = 30_000
 
+/** tmux on a socket of its own inside the test's folder, so nothing of it outlives the test. */
 const tmux = (socket: string, ...args: string[]) =>
-  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' })
+  execFileSync('tmux', ['-S', socket, ...args], { encoding: 'utf8' })
 
 /** Every descendant of `pid` (children, their children, …). */
 function descendants(pid: number): number[] {
@@ -96,7 +97,7 @@ function runToEnd(
 
 describe('npm start on a terminal', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'aims-e2e-terminal-'))
-  const socket = `aims-term-${process.pid}-${randomBytes(2).toString('hex')}`
+  const socket = join(dataDir, 'tmux.sock')
   const redisPrefix = `aims-term:${process.pid}_${randomBytes(3).toString('hex')}`
   const figures: Record<string, string> = {}
 
@@ -141,7 +142,7 @@ describe('npm start on a terminal', () => {
       execFileSync(
         'tmux',
         [
-          '-L',
+          '-S',
           socket,
           '-f',
           conf,
