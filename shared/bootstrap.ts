@@ -2,6 +2,7 @@ import type { Kafka } from 'kafkajs'
 import type { ClickHouse } from './clickhouse/client.js'
 import { migrate } from './clickhouse/migrate.js'
 import type { Config } from './config/env.js'
+import { waitForBrokers } from './kafka/reachable.js'
 import { ensureTopics } from './kafka/topics.js'
 import type { Logger } from './logger.js'
 
@@ -15,6 +16,8 @@ export async function prepareStorageAndTopics(
   kafka: Kafka,
   ch: ClickHouse,
 ): Promise<void> {
+  // Configured brokers must answer within seconds; a local broker started by the run command already did.
+  if (cfg.KAFKA_BROKERS) await waitForBrokers(cfg, cfg.KAFKA_BROKERS, cfg.KAFKA_STARTUP_TIMEOUT_MS)
   await migrate(ch, log)
   const admin = kafka.admin()
   await admin.connect()

@@ -1,3 +1,5 @@
+import { createServer } from 'node:net'
+import { explainAddressInUse } from './address-in-use.js'
 import { type Config, loadConfig } from './config/env.js'
 import { ConfigError, errorMessage } from './errors.js'
 import { authFromConfig, type ResolvedAuth } from './http/auth/from-config.js'
@@ -35,6 +37,25 @@ export interface Running {
 export interface ServiceOptions {
   /** The process serves the read API and review page, not only /metrics and the probes. Default false. */
   servesApi?: boolean
+  /** The process's logger (default createLogger(cfg)); the run command keeps its full log in a file. */
+  logger?: (cfg: Config) => Logger
+}
+
+/**
+ * Fails at once, with a message for a person, when the HTTP address is taken: most often the same
+ * service started twice. Checked before the service starts (the server itself listens only once the
+ * service has registered its routes), so a second `npm start` stops before touching anything.
+ */
+async function ensureAddressFree(host: string, port: number): Promise<void> {
+  if (port === 0) return
+  const inUse = await new Promise<boolean>((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' ? resolve(true) : reject(err),
+    )
+    probe.listen(port, host, () => probe.close(() => resolve(false)))
+  })
+  if (inUse) throw new Error(await explainAddressInUse(host, port))
 }
 
 /** Longest a shutdown may take before the process exits anyway (the JVM of a local broker included). */
@@ -99,7 +120,7 @@ export async function runService(
     }
     throw err
   }
-  const log = createLogger(cfg).child({ service: name })
+  const log = (options.logger?.(cfg) ?? createLogger(cfg)).child({ service: name })
   installProcessHandlers(name, log)
   const health = new Health()
   const http = new HttpServer(health, log, {
@@ -132,8 +153,12 @@ export async function runService(
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
 
   try {
+    await ensureAddressFree(cfg.HTTP_HOST, cfg.HTTP_PORT)
     running = await start({ cfg, log, health, http })
-    const { url, port } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT)
+    const { url, port } = await http.listen(cfg.HTTP_HOST, cfg.HTTP_PORT).catch(async (err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err
+      throw new Error(await explainAddressInUse(cfg.HTTP_HOST, cfg.HTTP_PORT))
+    })
     const local = auth.localAdmin
     running.listening?.({
       url,
@@ -151,8 +176,11 @@ export async function runService(
       `${name} started`,
     )
   } catch (err) {
-    const message = err instanceof ConfigError ? err.message : errorMessage(err)
-    log.fatal({ err: message }, `${name} failed to start`)
+    // Written for a person as it is (a config error spans several lines), and logged for machines.
+    process.stderr.write(`${name} failed to start: ${errorMessage(err)}\n`)
+    if (err instanceof ConfigError)
+      log.fatal({ issues: err.issues }, `${name} failed to start: invalid configuration`)
+    else log.fatal({ err: errorMessage(err) }, `${name} failed to start`)
     log.flush()
     await running?.stop().catch(() => undefined)
     await http.close()

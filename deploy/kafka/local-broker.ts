@@ -361,7 +361,13 @@ async function launchBroker(
   const out = await open(paths.jvmOut, 'a')
   let child: ChildProcess
   try {
-    child = spawnGuarded(javaBin(), args, { cwd: paths.dataDir, stdio: ['ignore', out.fd, out.fd] })
+    // Its own process group: Ctrl-C at a terminal signals the whole foreground group, and the broker
+    // must outlive the services' shutdown (they leave their groups and flush through it), then stop last.
+    child = spawnGuarded(javaBin(), args, {
+      cwd: paths.dataDir,
+      stdio: ['ignore', out.fd, out.fd],
+      detached: true,
+    })
   } finally {
     // spawn() has handed the child its own copy of the descriptor by now.
     await out.close()

@@ -40,7 +40,10 @@ export interface AlerterOptions {
 }
 
 export interface AlerterDeps {
-  cfg: Pick<Config, 'REDIS_URL' | 'REDIS_PREFIX' | 'ALERTER_CONCURRENCY' | 'ALERTER_MAX_ATTEMPTS'> &
+  cfg: Pick<
+    Config,
+    'REDIS_URL' | 'REDIS_PREFIX' | 'ALERTER_CONCURRENCY' | 'ALERTER_MAX_ATTEMPTS' | 'LOG_FORMAT'
+  > &
     Partial<ClickHouseConfig>
   log: Logger
   /** Sinks and routes (the `alerting` section of the config file). Default: one console sink for everything. */
@@ -95,7 +98,7 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
     throw new Error(`alerter option queueStatsIntervalMs must be >= 0 (got ${statsEvery})`)
 
   const routing = deps.alerting ?? defaultAlertingConfig()
-  const senders = createSenders(routing.sinks)
+  const senders = createSenders(routing.sinks, { peopleTerminal: cfg.LOG_FORMAT !== 'json' })
   const metrics = alerterMetrics()
   const health = deps.health
   health?.set('alerter', false, 'starting')

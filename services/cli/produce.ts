@@ -8,26 +8,34 @@ import { errorMessage } from '../../shared/errors.js'
 import {
   encodeKafkaMessage,
   formatLineError,
+  type JsonlLineResult,
   type KafkaEncoding,
   parseJsonlLine,
   topicForType,
 } from '../../shared/events/index.js'
+import { decodeOcsfMessage } from '../../shared/events/ocsf/index.js'
 import { createKafka } from '../../shared/kafka/client.js'
-import { ensureTopics, topicNames } from '../../shared/kafka/topics.js'
+import { ensureTopics, ocsfTopic, topicNames } from '../../shared/kafka/topics.js'
 import { createLogger } from '../../shared/logger.js'
+import { shiftLinesToNow } from './time-shift.js'
 
-const USAGE = `Usage: tsx services/cli/produce.ts <file.jsonl | -> [--brokers host:port[,host:port...]] [--dry-run] [--binary]
+const USAGE = `Usage: tsx services/cli/produce.ts <file.jsonl | -> [--brokers host:port[,host:port...]] [--dry-run] [--binary] [--shift-to-now] [--ocsf]
 
 Reads AIMS v1 events (CloudEvents JSON, one per line) from a file or stdin ("-"), validates every line
 exactly as the collector would, reports each bad one on stderr as "line N: reason", and sends the valid
 ones to their topics, keyed by incident, model or finding id. Prints "sent N, invalid M" at the end.
 
-  --brokers  Kafka bootstrap brokers. Default: KAFKA_BROKERS, else the local broker 127.0.0.1:KAFKA_LOCAL_PORT.
-  --dry-run  Validate only; connect to nothing, send nothing.
-  --binary   Send in CloudEvents binary mode (ce_* headers, data as value) instead of structured JSON.
-  --help     Show this text.
+  --brokers       Kafka bootstrap brokers. Default: KAFKA_BROKERS, else the local broker 127.0.0.1:KAFKA_LOCAL_PORT.
+  --dry-run       Validate only; connect to nothing, send nothing.
+  --binary        Send in CloudEvents binary mode (ce_* headers, data as value) instead of structured JSON.
+  --shift-to-now  Move every timestamp by one amount so the file's latest event time is now (gaps kept):
+                  example files then land inside today's KPI windows. Reads the whole input first.
+  --ocsf          The lines are OCSF findings (Incident Finding 2005, Data Security Finding 2006): validate
+                  them with the collector's OCSF mapping and send them, as they are, to COLLECTOR_OCSF_TOPIC.
+  --help          Show this text.
 
-Environment: KAFKA_TOPIC_PREFIX, KAFKA_CLIENT_ID, COLLECTOR_MAX_EVENT_BYTES (lines over it are rejected).
+Environment: KAFKA_TOPIC_PREFIX, KAFKA_CLIENT_ID, COLLECTOR_MAX_EVENT_BYTES (lines over it are rejected),
+COLLECTOR_OCSF_TOPIC (with --ocsf).
 Exit status: 0 every line valid and sent; 1 some lines invalid (the valid ones were still sent);
 2 usage or configuration error; 3 Kafka error.`
 
@@ -41,12 +49,16 @@ interface Options {
   brokers: string[] | undefined
   dryRun: boolean
   encoding: KafkaEncoding
+  shiftToNow: boolean
+  ocsf: boolean
 }
 
 const optionSpec = {
   brokers: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   binary: { type: 'boolean', default: false },
+  'shift-to-now': { type: 'boolean', default: false },
+  ocsf: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const
 
@@ -75,6 +87,8 @@ function parseOptions(argv: string[]): Options | 'help' {
     brokers,
     dryRun: values['dry-run'],
     encoding: values.binary ? 'binary' : 'structured',
+    shiftToNow: values['shift-to-now'],
+    ocsf: values.ocsf,
   }
 }
 
@@ -89,6 +103,21 @@ async function openInput(input: string): Promise<Readable> {
 
 class KafkaFailure extends Error {}
 
+async function readAll(input: Readable): Promise<string[]> {
+  const lines: string[] = []
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) lines.push(line)
+  return lines
+}
+
+/** One line of an OCSF file, judged by the collector's OCSF decoder. */
+function parseOcsfLine(line: string, maxBytes: number): JsonlLineResult {
+  if (line.trim() === '') return { kind: 'blank' }
+  const result = decodeOcsfMessage({ value: Buffer.from(line, 'utf8') }, maxBytes)
+  return result.ok
+    ? { kind: 'event', event: result.event }
+    : { kind: 'invalid', errorType: result.errorType, reason: result.reason }
+}
+
 async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv)
   if (options === 'help') {
@@ -96,6 +125,13 @@ async function main(argv: string[]): Promise<number> {
     return 0
   }
   const cfg = loadConfig()
+  if (options.ocsf && options.encoding === 'binary')
+    throw new UsageError('--ocsf sends OCSF JSON as it is; --binary does not apply')
+  const ocsf = ocsfTopic(cfg)
+  if (options.ocsf && ocsf === undefined)
+    throw new UsageError(
+      '--ocsf needs COLLECTOR_OCSF_TOPIC: the topic the collector reads OCSF findings from',
+    )
   const input = await openInput(options.input)
   const topics = topicNames(cfg)
 
@@ -147,11 +183,17 @@ async function main(argv: string[]): Promise<number> {
     sent += count
   }
 
+  const lines: AsyncIterable<string> | Iterable<string> = options.shiftToNow
+    ? shiftLinesToNow(await readAll(input), options.ocsf ? 'ocsf' : 'native', Date.now())
+    : createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
+
   try {
     let lineNumber = 0
-    for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const line of lines) {
       lineNumber++
-      const result = parseJsonlLine(line, cfg.COLLECTOR_MAX_EVENT_BYTES)
+      const result = options.ocsf
+        ? parseOcsfLine(line, cfg.COLLECTOR_MAX_EVENT_BYTES)
+        : parseJsonlLine(line, cfg.COLLECTOR_MAX_EVENT_BYTES)
       if (result.kind === 'blank') continue
       if (result.kind === 'invalid') {
         invalid++
@@ -159,9 +201,16 @@ async function main(argv: string[]): Promise<number> {
         continue
       }
       valid++
-      const topic = topicForType(result.event.type, topics)
+      const topic = options.ocsf ? ocsf! : topicForType(result.event.type, topics)
       const queue = pending.get(topic)
-      const message = encodeKafkaMessage(result.event, options.encoding)
+      const message = options.ocsf
+        ? // The OCSF event itself, keyed by its incident so one incident's events stay in order.
+          {
+            key: (result.event.data as { incidentId: string }).incidentId,
+            value: line,
+            headers: { 'content-type': 'application/json' },
+          }
+        : encodeKafkaMessage(result.event, options.encoding)
       if (queue === undefined) pending.set(topic, [message])
       else queue.push(message)
       if (++pendingCount >= BATCH_SIZE) await flush()

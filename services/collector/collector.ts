@@ -3,9 +3,10 @@ import { Partitioners } from 'kafkajs'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
-import { type EventType, topicRoleOfType } from '../../shared/events/index.js'
+import { type EventType, PRIVACY_INCIDENT_TYPE, topicRoleOfType } from '../../shared/events/index.js'
+import { decodeOcsfMessage } from '../../shared/events/ocsf/index.js'
 import type { Health } from '../../shared/http/health.js'
-import { eventTopics, type Topics, topicNames } from '../../shared/kafka/topics.js'
+import { eventTopics, ocsfTopic, type Topics, topicNames } from '../../shared/kafka/topics.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
 import type { DeadLetterLimits } from './dead-letter.js'
@@ -80,7 +81,10 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
   })
   await producer.connect()
   await consumer.connect()
-  await consumer.subscribe({ topics: eventTopics(topics), fromBeginning: true })
+  // OCSF findings, when configured, arrive on a topic of their own and are decoded by the OCSF mapping.
+  const ocsf = ocsfTopic(cfg)
+  const subscribed = ocsf === undefined ? eventTopics(topics) : [...eventTopics(topics), ocsf]
+  await consumer.subscribe({ topics: subscribed, fromBeginning: true })
 
   const writer = new BatchWriter({
     ch,
@@ -117,7 +121,10 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
       const key = `${batch.topic}\u0000${batch.partition}`
       let lane = lanes.get(key)
       if (lane === undefined) {
-        lane = new Lane(batch.topic, batch.partition, context, typeOfTopic.get(batch.topic))
+        lane =
+          batch.topic === ocsf
+            ? new Lane(batch.topic, batch.partition, context, PRIVACY_INCIDENT_TYPE, decodeOcsfMessage)
+            : new Lane(batch.topic, batch.partition, context, typeOfTopic.get(batch.topic))
         lanes.set(key, lane)
       }
       const before = lane.accept(payload)
@@ -130,7 +137,7 @@ export async function startCollector(deps: CollectorDeps): Promise<Collector> {
     },
   })
   log.info(
-    { topics: eventTopics(topics), group: cfg.COLLECTOR_GROUP_ID, deadLetterLimits: limits },
+    { topics: subscribed, group: cfg.COLLECTOR_GROUP_ID, deadLetterLimits: limits },
     'collector consuming',
   )
 

@@ -35,10 +35,22 @@ function emptyEncodedFacts(): EncodedFacts {
  */
 export const MAX_REJECTED_BYTES_PER_BATCH = 16 * 1024 * 1024
 
+/** Kafka message → event or reject: the native CloudEvents decoder, or another contract's (OCSF). */
+export type MessageDecoder = (
+  message: KafkaMessage,
+  maxBytes: number,
+  expectedType?: EventType,
+) => DecodeResult
+
 /** Never throws: a decoder bug on one message becomes that message's rejection, not a stuck partition. */
-function decodeSafely(message: KafkaMessage, maxEventBytes: number, expectedType?: EventType): DecodeResult {
+function decodeSafely(
+  decode: MessageDecoder,
+  message: KafkaMessage,
+  maxEventBytes: number,
+  expectedType?: EventType,
+): DecodeResult {
   try {
-    return decodeKafkaMessage(message, maxEventBytes, expectedType)
+    return decode(message, maxEventBytes, expectedType)
   } catch (err) {
     return { ok: false, errorType: 'invalid_envelope', reason: `could not be decoded: ${errorMessage(err)}` }
   }
@@ -73,6 +85,8 @@ export class DecodedBatch {
     readonly partition: number,
     /** The one event type this topic carries; any other is rejected as wrong_topic. */
     readonly expectedType?: EventType,
+    /** How this topic's messages are decoded: CloudEvents by default, OCSF on the OCSF topic. */
+    private readonly decode: MessageDecoder = decodeKafkaMessage,
   ) {}
 
   /** Whether the batch should be sealed: enough messages, or enough rejected bytes held. */
@@ -94,7 +108,7 @@ export class DecodedBatch {
     let i = from
     while (i < to && !this.isFull(maxRows)) {
       const message = messages[i++]!
-      const decoded = decodeSafely(message, maxEventBytes, this.expectedType)
+      const decoded = decodeSafely(this.decode, message, maxEventBytes, this.expectedType)
       if (!decoded.ok) this.reject(message, decoded)
       else {
         try {

@@ -4,7 +4,7 @@ import { errorMessage } from '../../shared/errors.js'
 import type { EventType } from '../../shared/events/index.js'
 import type { Logger } from '../../shared/logger.js'
 import { errorsTotal } from '../../shared/metrics/registry.js'
-import { DecodedBatch } from './decode-batch.js'
+import { DecodedBatch, type MessageDecoder } from './decode-batch.js'
 import type { CollectorMetrics } from './metrics.js'
 
 /** How a delivery writes a batch out (BatchWriter) and learns that it should stop retrying. */
@@ -78,6 +78,7 @@ export class Lane {
     private readonly context: LaneContext,
     /** The event type this topic carries (DecodedBatch rejects any other). */
     private readonly expectedType?: EventType,
+    private readonly decoder?: MessageDecoder,
   ) {}
 
   /**
@@ -134,7 +135,7 @@ export class Lane {
     const { messages } = batch
     for (let from = 0; from < messages.length; ) {
       if (epoch !== this.epoch) return
-      this.open ??= new DecodedBatch(this.topic, this.partition, this.expectedType)
+      this.open ??= new DecodedBatch(this.topic, this.partition, this.expectedType, this.decoder)
       from = this.open.add(
         messages,
         from,

@@ -1,16 +1,16 @@
 import { z } from 'zod'
-import { alertmanagerSinkSchema } from '../../services/alerter/sinks/alertmanager/config.js'
-import { consoleSinkSchema } from '../../services/alerter/sinks/console/config.js'
-import { pagerdutySinkSchema } from '../../services/alerter/sinks/pagerduty/config.js'
-import { slackSinkSchema } from '../../services/alerter/sinks/slack/config.js'
-import { webhookSinkSchema } from '../../services/alerter/sinks/webhook/config.js'
 import { ConfigError } from '../errors.js'
 import { type AlertJob, severitySchema } from './alert-job.js'
 import { sinkNameSchema } from './sink-config.js'
+import { alertmanagerSinkSchema } from './sinks/alertmanager.js'
+import { consoleSinkSchema } from './sinks/console.js'
+import { pagerdutySinkSchema } from './sinks/pagerduty.js'
+import { slackSinkSchema } from './sinks/slack.js'
+import { webhookSinkSchema } from './sinks/webhook.js'
 
 /**
  * The `alerting` section of the config file: named sinks and the routes that pick them. Each sink's
- * schema lives beside its sender (services/alerter/sinks/<type>/config.ts, pure zod, no I/O).
+ * schema lives beside its sender (shared/alerts/sinks/<type>.ts, pure zod, no I/O; the senders in services/alerter/sinks/ read them).
  *
  * ```yaml
  * alerting:

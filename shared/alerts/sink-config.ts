@@ -1,8 +1,8 @@
 import { z } from 'zod'
 
 /**
- * Building blocks of every sink's config schema (each sink's own schema lives beside its sender in
- * `services/alerter/sinks/<name>/config.ts`). No I/O at import time: `${VAR}` references are read from
+ * Building blocks of every sink's config schema (each sink's own schema lives in
+ * `shared/alerts/sinks/<name>.ts`, where routing can own them). No I/O at import time: `${VAR}` references are read from
  * `process.env` when a config is parsed, i.e. at start-up.
  */
 

@@ -9,6 +9,7 @@ import {
 } from '@clickhouse/client'
 import type { Config } from '../config/env.js'
 import { readSecret, readTlsFiles } from '../config/files.js'
+import { importChdb } from './chdb.js'
 
 export type { ClickHouseClient }
 
@@ -141,7 +142,7 @@ async function openEmbedded(path: string, database: string, purpose: ClickHouseP
     }
     mkdirSync(path, { recursive: true })
     // Imported lazily: the native library loads only when embedded mode is actually used.
-    const { createChdbConnection } = await import('chdb/connection')
+    const createChdbConnection = await importChdb()
     const client = createClient({
       // The connection hook is typed for the HTTP client's stream type; chDB implements the same interface.
       connection: createChdbConnection({ path }) as never,

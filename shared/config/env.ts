@@ -40,7 +40,10 @@ export const envSchema = z
   .object({
     /** Log level: fatal, error, warn, info, debug, trace. Default info. */
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Log format: json, pretty, or auto (pretty on a terminal, JSON otherwise). Default auto. */
+    /**
+     * Log format: json; pretty (pino-pretty, multi-line); or auto: on a terminal one line per entry cut to
+     * its width (the run command keeps the full log in <DATA_DIR>/logs/aims.log), JSON otherwise. Default auto.
+     */
     LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
     /** Address the HTTP server (metrics, health, read API, review page) binds to. Default 127.0.0.1. */
     HTTP_HOST: z.string().min(1).default('127.0.0.1'),
@@ -180,6 +183,11 @@ export const envSchema = z
     KAFKA_SASL_PASSWORD: z.string().optional(),
     /** File holding the SASL password (a mounted secret); one trailing newline is ignored. */
     KAFKA_SASL_PASSWORD_FILE: filePath.optional(),
+    /**
+     * How long start-up waits for a broker of KAFKA_BROKERS to accept a connection before it stops,
+     * naming the addresses, in ms. Default 8000.
+     */
+    KAFKA_STARTUP_TIMEOUT_MS: positiveInt.default(8_000),
 
     /** ClickHouse HTTP URL, e.g. http://clickhouse:8123. Unset: embedded ClickHouse (chDB) under CLICKHOUSE_DATA_DIR. */
     CLICKHOUSE_URL: z.url({ message: 'must be a URL' }).optional(),
@@ -257,6 +265,14 @@ export const envSchema = z
     COLLECTOR_DEAD_LETTER_ATTEMPTS: positiveInt.default(5),
     /** A partition with lag whose committed offset has not moved for this long (ms) is stuck: /readyz says degraded. Default 60000. */
     COLLECTOR_STUCK_AFTER_MS: positiveInt.default(60_000),
+    /**
+     * Topic of OCSF findings (Incident Finding 2005, Data Security Finding 2006 about personal data),
+     * read as privacy incidents (docs/ocsf-mapping.md); KAFKA_TOPIC_PREFIX applies. Unset: no OCSF input.
+     */
+    COLLECTOR_OCSF_TOPIC: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a Kafka topic name (letters, digits, . _ -)')
+      .optional(),
 
     /** Consumer group of the processor. Default aims-processor. */
     PROCESSOR_GROUP_ID: z.string().min(1).default('aims-processor'),

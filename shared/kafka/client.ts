@@ -13,6 +13,7 @@ import type { Config } from '../config/env.js'
 import { readSecret, readTlsFiles } from '../config/files.js'
 import { ConfigError, errorMessage } from '../errors.js'
 import type { Logger } from '../logger.js'
+import { kafkaLogCreator } from './log.js'
 
 /** What the factory reads: the client id and the transport security variables. */
 export type KafkaClientConfig = Pick<
@@ -69,8 +70,8 @@ export function kafkaSecurity(cfg: KafkaClientConfig): KafkaSecurity {
 
 /**
  * The one Kafka client factory: client id, TLS and SASL from the configuration. kafkajs's own logs go
- * through pino one level down: it logs every retried protocol error (a coordinator still loading, a leader
- * moving) as an error, while real failures reach the caller as exceptions and are logged there.
+ * through pino (see kafkaLogCreator): one level down, and retried "cluster is settling" answers at debug;
+ * real failures reach the caller as exceptions and are logged there.
  *
  * `connect()` of an admin, producer or consumer fails at once, naming the user or the broker, when the
  * brokers refuse the credentials or the TLS handshake: neither gets better by retrying, and kafkajs reports
@@ -82,7 +83,6 @@ export function createKafka(
   log: Logger,
   overrides: Partial<KafkaConfig> = {},
 ): Kafka {
-  const kafkaLog = log.child({ component: 'kafkajs' })
   const security = kafkaSecurity(cfg)
   if (security.ssl?.rejectUnauthorized === false)
     log.warn("KAFKA_SSL_REJECT_UNAUTHORIZED=false: the brokers' certificates are not checked")
@@ -93,14 +93,7 @@ export function createKafka(
     retry: { initialRetryTime: 200, retries: 8 },
     ...(security.ssl ? { ssl: security.ssl } : {}),
     ...(security.sasl ? { sasl: security.sasl } : {}),
-    logCreator:
-      () =>
-      ({ level, log: entry }) => {
-        const { message, ...rest } = entry
-        if (level === logLevel.ERROR) kafkaLog.warn(rest, message)
-        else if (level === logLevel.WARN) kafkaLog.info(rest, message)
-        else kafkaLog.debug(rest, message)
-      },
+    logCreator: kafkaLogCreator(log),
     ...overrides,
   }
   return new CheckedKafka(config, {

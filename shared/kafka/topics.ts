@@ -36,14 +36,31 @@ export function eventTopics(topics: Topics): string[] {
   return [topics.privacyIncidents, topics.modelMetrics, topics.auditFindings]
 }
 
+/**
+ * The topic of OCSF findings when one is configured (COLLECTOR_OCSF_TOPIC, prefixed like every topic).
+ * Producers outside the pipeline own it; start-up creates it only if it is missing.
+ */
+export function ocsfTopic(
+  cfg: Partial<Pick<Config, 'KAFKA_TOPIC_PREFIX' | 'COLLECTOR_OCSF_TOPIC'>>,
+): string | undefined {
+  return cfg.COLLECTOR_OCSF_TOPIC ? `${cfg.KAFKA_TOPIC_PREFIX ?? ''}${cfg.COLLECTOR_OCSF_TOPIC}` : undefined
+}
+
 /** Creates missing topics; existing ones are left as they are (idempotent, safe at every start-up). */
 export async function ensureTopics(
   admin: Admin,
-  cfg: Pick<Config, 'KAFKA_TOPIC_PREFIX' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR'>,
+  cfg: Pick<Config, 'KAFKA_TOPIC_PREFIX' | 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR'> &
+    Partial<Pick<Config, 'COLLECTOR_OCSF_TOPIC'>>,
 ): Promise<string[]> {
   const names = topicNames(cfg)
+  // The OCSF topic, when configured, keeps events as long as the pipeline's own event topics.
+  const ocsf = ocsfTopic(cfg)
+  const all: [TopicRole, string][] = [
+    ...(Object.entries(names) as [TopicRole, string][]),
+    ...(ocsf === undefined ? [] : [['privacyIncidents', ocsf] as [TopicRole, string]]),
+  ]
   const existing = new Set(await admin.listTopics())
-  const wanted: ITopicConfig[] = (Object.entries(names) as [TopicRole, string][])
+  const wanted: ITopicConfig[] = all
     .filter(([, name]) => !existing.has(name))
     .map(([role, name]) => ({
       topic: name,
@@ -60,7 +77,10 @@ export async function ensureTopics(
       if (!String((err as Error).message).includes('already exists')) throw err
     }
   }
-  await waitForLeaders(admin, Object.values(names))
+  await waitForLeaders(
+    admin,
+    all.map(([, name]) => name),
+  )
   return wanted.map((t) => t.topic)
 }
 

@@ -98,3 +98,24 @@ export function rawGet(
     req.end()
   })
 }
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly path: string,
+    body: string,
+  ) {
+    super(`GET ${path}: HTTP ${status}: ${body.slice(0, 300)}`)
+  }
+}
+
+/** GETs `path` from `base` with the token and returns the parsed JSON; throws ApiError on a non-2xx. */
+export async function apiJson<T = Json>(base: string, path: string, token?: string): Promise<T> {
+  const res = await fetch(`${base.replace(/\/+$/, '')}${path}`, {
+    headers: { accept: 'application/json', ...bearer(token) },
+    signal: AbortSignal.timeout(15_000),
+  })
+  const text = await res.text()
+  if (!res.ok) throw new ApiError(res.status, path, text)
+  return JSON.parse(text) as T
+}

@@ -215,10 +215,22 @@ describe('Dockerfile', () => {
     expect(runtime).toMatch(/COPY --from=build\b.*\/app\/dist/)
   })
 
-  it('uses a glibc Node 20 base (chDB ships a linux-x64-gnu library)', () => {
+  it('uses a glibc Node 20 base', () => {
     const base = /^ARG NODE_IMAGE=(\S+)/m.exec(dockerfile)?.[1]
     expect(base).toMatch(/^node:20-(bookworm|bullseye)/)
     expect(dockerfile).not.toMatch(/alpine/)
+  })
+
+  it('leaves embedded ClickHouse (chDB) out of the image: containers use a ClickHouse server', () => {
+    const pkg = JSON.parse(read('package.json')) as Record<string, Record<string, string> | undefined>
+    // Only an optional dependency can be left out by `--omit=optional`.
+    expect(pkg.dependencies?.chdb).toBeUndefined()
+    expect(pkg.optionalDependencies?.chdb).toBeDefined()
+    const deps = stages.find((s) => /^\S+ AS deps\b/.test(s))
+    expect(deps, 'a deps stage').toBeDefined()
+    expect(deps).toMatch(/npm install --omit=dev --omit=optional/)
+    expect(deps).toMatch(/test ! -e node_modules\/chdb/)
+    expect(runtime).not.toMatch(/chdb/i)
   })
 
   it('runs as a non-root user', () => {

@@ -10,8 +10,13 @@ export { classifyHttpStatus } from './http.js'
 export type { AlertSender, DeliveryResult, FailureReason, SendContext, SinkType } from './sink.js'
 export { signWebhook, verifyWebhookSignature } from './webhook/signature.js'
 
+export interface SenderOptions {
+  /** The process writes for people on a terminal (LOG_FORMAT is not json). Default true. */
+  peopleTerminal?: boolean
+}
+
 /** Builds the sender of one configured sink. */
-export function createSender(name: string, cfg: SinkConfig): AlertSender {
+export function createSender(name: string, cfg: SinkConfig, options: SenderOptions = {}): AlertSender {
   switch (cfg.type) {
     case 'alertmanager':
       return new AlertmanagerSender(name, cfg)
@@ -22,7 +27,7 @@ export function createSender(name: string, cfg: SinkConfig): AlertSender {
     case 'webhook':
       return new WebhookSender(name, cfg)
     case 'console':
-      return new ConsoleSender(name)
+      return new ConsoleSender(name, cfg, undefined, options.peopleTerminal ?? true)
     default: {
       const never: never = cfg
       throw new Error(`unknown sink type ${JSON.stringify((never as { type?: unknown }).type)}`)
@@ -31,6 +36,9 @@ export function createSender(name: string, cfg: SinkConfig): AlertSender {
 }
 
 /** One sender per configured sink, by name. */
-export function createSenders(sinks: Record<string, SinkConfig>): Map<string, AlertSender> {
-  return new Map(Object.entries(sinks).map(([name, cfg]) => [name, createSender(name, cfg)]))
+export function createSenders(
+  sinks: Record<string, SinkConfig>,
+  options: SenderOptions = {},
+): Map<string, AlertSender> {
+  return new Map(Object.entries(sinks).map(([name, cfg]) => [name, createSender(name, cfg, options)]))
 }

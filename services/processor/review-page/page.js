@@ -142,6 +142,26 @@
     const year = d.getFullYear() === new Date().getFullYear() ? '' : ` ${d.getFullYear()}`
     return `${d.getDate()} ${MONTHS[d.getMonth()]}${year}`
   }
+  /**
+   * Labels of a time axis: as precise as the axis's span needs (seconds within 10 minutes, minutes
+   * within 36 hours, days beyond), the date only where it changes, and never the same label twice: a
+   * tick whose label equals the one before it stays unlabelled.
+   */
+  function timeTick(value, index, ticks) {
+    const span = ticks.length > 1 ? ticks[ticks.length - 1].value - ticks[0].value : 0
+    const label = (v) => {
+      const d = new Date(v)
+      const day = `${d.getDate()} ${MONTHS[d.getMonth()]}`
+      if (span >= 36 * 3600_000) return day
+      const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`
+      const time = span < 10 * 60_000 ? `${hm}:${pad(d.getSeconds())}` : hm
+      const prev = index > 0 ? new Date(ticks[index - 1].value) : null
+      return !prev || prev.getDate() !== d.getDate() ? `${day} ${time}` : time
+    }
+    const text = label(value)
+    return index > 0 && label(ticks[index - 1].value) === text ? '' : text
+  }
+
   function ago(iso, now = Date.now()) {
     if (!iso) return ''
     const s = Math.max(0, (now - Date.parse(iso)) / 1000)
@@ -444,7 +464,7 @@
     if (d.delivered > 0) {
       return h(
         'td',
-        {},
+        { 'data-label': 'Alert delivery' },
         h(
           'span',
           { class: 'delivery-ok' },
@@ -463,7 +483,7 @@
     if (d.failedAttempts > 0) {
       return h(
         'td',
-        {},
+        { 'data-label': 'Alert delivery' },
         h(
           'span',
           { class: 'delivery-bad' },
@@ -475,7 +495,7 @@
     }
     return h(
       'td',
-      {},
+      { 'data-label': 'Alert delivery' },
       h('span', { class: 'delivery-wait' }, h('span', { 'aria-hidden': 'true' }, '… '), 'Pending'),
     )
   }
@@ -492,11 +512,11 @@
         'data-severity': b.severity,
         'data-scope': scopeText(b.scope),
       },
-      h('td', {}, badge(b.severity)),
-      h('td', {}, b.kpi.title, h('span', { class: 'kpi-id' }, b.kpi.id)),
+      h('td', { 'data-label': 'Severity' }, badge(b.severity)),
+      h('td', { 'data-label': 'KPI' }, b.kpi.title, h('span', { class: 'kpi-id' }, b.kpi.id)),
       h(
         'td',
-        {},
+        { 'data-label': 'Scope' },
         h(
           'span',
           { class: 'scope' },
@@ -505,16 +525,27 @@
           ),
         ),
       ),
-      h('td', { class: 'when' }, shortDate(b.startedAt), h('small', {}, row.ago)),
+      h('td', { class: 'when', 'data-label': 'Since' }, shortDate(b.startedAt), h('small', {}, row.ago)),
       h(
         'td',
-        { class: 'num' },
-        `${fmt(b.kpi.id, b.kpi.unit, b.value)} ${op} ${fmt(b.kpi.id, b.kpi.unit, b.threshold)}`,
+        { class: 'num', 'data-label': 'Value now', 'data-testid': 'value-now' },
+        row.now ? fmt(b.kpi.id, b.kpi.unit, row.now.value) : '—',
+        row.now === null ? h('small', { class: 'muted' }, ' within threshold now') : null,
+      ),
+      h(
+        'td',
+        { class: 'num', 'data-label': 'Value when it fired', 'data-testid': 'value-at-firing' },
+        fmt(b.kpi.id, b.kpi.unit, b.value),
+      ),
+      h(
+        'td',
+        { class: 'num', 'data-label': 'Threshold' },
+        `${op} ${fmt(b.kpi.id, b.kpi.unit, b.threshold)}`.trim(),
       ),
       deliveryCell(b.delivery),
       h(
         'td',
-        {},
+        { class: 'row-link' },
         h(
           'a',
           {
@@ -528,7 +559,7 @@
     )
   }
 
-  function renderBreaches(breaches, score) {
+  function renderBreaches(breaches, score, current) {
     const ops = new Map((score ? score.kpis : []).map((k) => [k.id, k.thresholds.op]))
     const sorted = [...breaches].sort(
       (a, b) =>
@@ -536,7 +567,13 @@
         a.kpi.id.localeCompare(b.kpi.id) ||
         scopeText(a.scope).localeCompare(scopeText(b.scope)),
     )
-    const rows = sorted.map((b) => ({ b, op: ops.get(b.kpi.id), ago: ago(b.startedAt) }))
+    const rows = sorted.map((b) => ({
+      b,
+      op: ops.get(b.kpi.id),
+      ago: ago(b.startedAt),
+      // undefined: current values unknown (not loaded); null: the series is not in breach any more.
+      now: current ? (current.get(b.fingerprint) ?? null) : undefined,
+    }))
     reconcile($('breaches-body'), rows, (r) => r.b.breachId, buildBreachRow)
     $('breaches-empty').hidden = rows.length > 0
     $('breaches-count').textContent = `${rows.length} open · most severe first`
@@ -605,8 +642,11 @@
       ctx.fillText('✔ within tolerance', a.left + 8, yb - 4)
       ctx.textBaseline = 'top'
       ctx.fillStyle = '#8f3200'
-      ctx.textAlign = 'left'
-      ctx.fillText(`four-fifths rule (ratio ${(1 - t.gap).toFixed(2)})`, xr + 6, a.top + 6)
+      // Beside the line where there is room, else on its left: never cut at the chart's edge.
+      const rule = `four-fifths rule (ratio ${(1 - t.gap).toFixed(2)})`
+      const fits = xr + 6 + ctx.measureText(rule).width <= a.right
+      ctx.textAlign = fits ? 'left' : 'right'
+      ctx.fillText(rule, fits ? xr + 6 : xr - 6, a.top + 6)
       ctx.textAlign = 'right'
       ctx.textBaseline = 'bottom'
       ctx.fillText(`accuracy floor ${t.floor}`, a.right - 6, yb - 4)
@@ -751,23 +791,32 @@
                 'data-model': m.modelId,
                 'data-version': v.modelVersion,
               },
-              h('td', {}, v.modelVersion, latest ? h('small', { class: 'muted' }, ' (latest)') : null),
-              h('td', { class: 'num' }, v.accuracy ? fmt('model.accuracy', 'score', v.accuracy.value) : '—'),
               h(
                 'td',
-                { class: 'num' },
+                { 'data-label': 'Version' },
+                v.modelVersion,
+                latest ? h('small', { class: 'muted' }, ' (latest)') : null,
+              ),
+              h('td', { 'data-label': 'Status', 'data-testid': 'model-status' }, badge(v.status)),
+              h(
+                'td',
+                { class: 'num', 'data-label': 'Accuracy' },
+                v.accuracy ? fmt('model.accuracy', 'score', v.accuracy.value) : '—',
+              ),
+              h(
+                'td',
+                { class: 'num', 'data-label': 'Disparate impact ratio' },
                 v.disparateImpact ? v.disparateImpact.ratio.toFixed(3) : '—',
                 v.disparateImpact ? h('small', { class: 'muted' }, ` ${v.disparateImpact.attribute}`) : null,
               ),
               h(
                 'td',
-                {},
+                { 'data-label': 'Largest group difference' },
                 worst ? `${worst.value.toFixed(3)} ` : '—',
                 worst
                   ? h('small', { class: 'muted' }, `${FAIRNESS_NAMES[worst.metric]}, ${worst.attribute}`)
                   : null,
               ),
-              h('td', {}, badge(v.status)),
             ),
           )
           if (v.breachedMetrics.length) {
@@ -1020,20 +1069,24 @@
           },
           h(
             'td',
-            {},
+            { 'data-label': 'Standard' },
             h('abbr', { title: g.standardTitle || g.standard }, g.standard.replace(/^ISO(\d)/, 'ISO $1')),
           ),
           h(
             'td',
-            {},
+            { 'data-label': 'Clause / control' },
             h('strong', {}, g.clause),
             g.clauseTitle ? h('span', { class: 'reason' }, g.clauseTitle) : null,
           ),
-          h('td', {}, g.kind === 'major_nc' ? badge('critical', 'Major') : badge('warning', 'Minor')),
-          h('td', { class: 'num' }, String(g.open)),
           h(
             'td',
-            {},
+            { 'data-label': 'Kind' },
+            g.kind === 'major_nc' ? badge('critical', 'Major') : badge('warning', 'Minor'),
+          ),
+          h('td', { class: 'num', 'data-label': 'Open' }, String(g.open)),
+          h(
+            'td',
+            { 'data-label': 'Findings' },
             h(
               'ul',
               { class: 'findings' },
@@ -1066,6 +1119,73 @@
             t.overdue ? h('span', { class: 'overdue-flag' }, ` · ${t.overdue} overdue`) : ' · none overdue',
           ),
         ]),
+      )
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------------
+  // Dead letters (reasons only: the refused bytes never reach the page)
+
+  const ERROR_TYPE_LABEL = {
+    empty: 'Empty message',
+    too_large: 'Too large',
+    not_json: 'Not JSON',
+    unknown_type: 'Unknown event type',
+    invalid_envelope: 'Invalid envelope',
+    invalid_data: 'Invalid data',
+  }
+
+  function renderDeadLetters(rows) {
+    const shown = rows.map((r) => ({
+      key: `${r.topic}/${r.partition}/${r.offset}`,
+      receivedAt: r.received_at,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      errorType: r.error_type,
+      reason: r.reason,
+    }))
+    renderIfChanged('dead-letters', shown, () => {
+      reconcile(
+        $('dead-letters-body'),
+        shown,
+        (r) => r.key,
+        (r) =>
+          h(
+            'tr',
+            { 'data-testid': 'dead-letter-row', 'data-error-type': r.errorType },
+            h(
+              'td',
+              { 'data-label': 'Received' },
+              shortDate(r.receivedAt),
+              h('small', { class: 'muted' }, ` ${clockTime(new Date(r.receivedAt))}`),
+            ),
+            h('td', { 'data-label': 'Topic' }, h('span', { class: 'kpi-id' }, r.topic)),
+            h('td', { class: 'num', 'data-label': 'Partition / offset' }, `${r.partition} / ${r.offset}`),
+            h(
+              'td',
+              { 'data-label': 'Error type' },
+              h(
+                'span',
+                { class: 'badge st-no_data', title: r.errorType },
+                ERROR_TYPE_LABEL[r.errorType] || r.errorType,
+              ),
+            ),
+            h('td', { 'data-label': 'Reason' }, h('span', { class: 'reason dl-reason' }, r.reason)),
+          ),
+      )
+      $('dead-letters-empty').hidden = shown.length > 0
+      $('dead-letters-count').textContent = shown.length
+        ? `${shown.length} most recent${shown.length >= 50 ? ' (the API has more)' : ''}`
+        : ''
+      const byType = new Map()
+      for (const r of shown) byType.set(r.errorType, (byType.get(r.errorType) || 0) + 1)
+      $('dead-letter-types').replaceChildren(
+        ...[...byType]
+          .sort((a, b) => b[1] - a[1])
+          .map(([type, n]) =>
+            h('li', {}, h('span', { class: 'badge st-no_data' }, `${ERROR_TYPE_LABEL[type] || type}: ${n}`)),
+          ),
       )
     })
   }
@@ -1108,14 +1228,16 @@
     }
     const resolved = tr.some((t) => t.transition === 'resolved')
     const severity = tr.some((t) => t.severity === 'critical') ? 'critical' : 'warning'
-    const last = tr[tr.length - 1]
+    // The transition that opened or last escalated the breach: what the alert said.
+    const firing = [...tr].reverse().find((t) => t.transition !== 'resolved') || tr[0]
     const fingerprint = id.split('-')[0]
     const from = new Date(Math.min(Date.parse(first.started_at) - 6 * 3600_000, Date.now() - 3600_000))
     const history = await getJSON(
       `/api/kpis/${encodeURIComponent(kpi.id)}/history?fingerprint=${encodeURIComponent(fingerprint)}&from=${encodeURIComponent(from.toISOString())}&limit=5000`,
     ).catch(() => ({ points: [] }))
 
-    renderIfChanged('breach', { detail, n: history.points.length, kpi: kpi.id }, () => {
+    const latestPoint = history.points.length ? history.points[history.points.length - 1] : null
+    renderIfChanged('breach', { detail, n: history.points.length, latestPoint, kpi: kpi.id }, () => {
       document.title = `Breach: ${kpi.title} · ${scopeText(first.scope)}`
       $('breach-title').textContent = `Breach: ${kpi.title} · ${scopeText(first.scope)}`
       const op = OPS[kpi.thresholds.op] || ''
@@ -1132,8 +1254,16 @@
           h('small', { class: 'muted' }, ` ${ago(first.started_at)}`),
         ),
         fact(
-          'Last value vs threshold',
-          `${fmt(kpi.id, kpi.unit, last.value)} ${op} ${fmt(kpi.id, kpi.unit, last.threshold)}`,
+          'Value when it fired',
+          `${fmt(kpi.id, kpi.unit, firing.value)} `,
+          h('small', { class: 'muted' }, `threshold ${op} ${fmt(kpi.id, kpi.unit, firing.threshold)}`),
+        ),
+        fact(
+          'Value now',
+          latestPoint ? `${fmt(kpi.id, kpi.unit, latestPoint.value)} ` : '—',
+          latestPoint
+            ? h('small', { class: 'muted' }, `evaluated ${ago(latestPoint.evaluated_at)}`)
+            : h('small', { class: 'muted' }, 'no recent evaluation'),
         ),
         fact(
           'Alert deliveries',
@@ -1146,18 +1276,27 @@
           h(
             'tr',
             { 'data-testid': 'transition-row' },
-            h('td', {}, shortDate(t.at), h('small', { class: 'muted' }, ` ${clockTime(new Date(t.at))}`)),
-            h('td', {}, t.transition),
             h(
               'td',
-              {},
+              { 'data-label': 'At' },
+              shortDate(t.at),
+              h('small', { class: 'muted' }, ` ${clockTime(new Date(t.at))}`),
+            ),
+            h('td', { 'data-label': 'Transition' }, t.transition),
+            h(
+              'td',
+              { 'data-label': 'Severity' },
               badge(
                 t.transition === 'resolved' ? 'ok' : t.severity,
                 t.transition === 'resolved' ? 'Resolved' : null,
               ),
             ),
-            h('td', { class: 'num' }, fmt(kpi.id, kpi.unit, t.value)),
-            h('td', { class: 'num' }, fmt(kpi.id, kpi.unit, t.threshold)),
+            h(
+              'td',
+              { class: 'num', 'data-label': 'Value at the transition' },
+              fmt(kpi.id, kpi.unit, t.value),
+            ),
+            h('td', { class: 'num', 'data-label': 'Threshold' }, fmt(kpi.id, kpi.unit, t.threshold)),
           ),
         ),
       )
@@ -1167,25 +1306,25 @@
           { 'data-testid': 'delivery-row' },
           h(
             'td',
-            {},
+            { 'data-label': 'At' },
             shortDate(d.attempted_at),
             h('small', { class: 'muted' }, ` ${clockTime(new Date(d.attempted_at))}`),
           ),
-          h('td', {}, d.transition_id.split('-').slice(2).join(' ')),
-          h('td', {}, d.sink),
-          h('td', { class: 'num' }, String(d.attempt)),
+          h('td', { 'data-label': 'Transition' }, d.transition_id.split('-').slice(2).join(' ')),
+          h('td', { 'data-label': 'Sink' }, d.sink),
+          h('td', { class: 'num', 'data-label': 'Attempt' }, String(d.attempt)),
           h(
             'td',
-            {},
+            { 'data-label': 'Outcome' },
             DELIVERED.has(d.outcome)
               ? h('span', { class: 'delivery-ok' }, '✔ delivered')
               : d.outcome === 'skipped'
                 ? h('span', { class: 'delivery-wait' }, '– skipped (already delivered)')
                 : h('span', { class: 'delivery-bad' }, `✖ ${d.outcome}`),
           ),
-          h('td', {}, d.status_code === null ? '—' : String(d.status_code)),
-          h('td', {}, h('span', { class: 'reason' }, d.reason || '')),
-          h('td', { class: 'num' }, `${Math.round(d.latency_ms)} ms`),
+          h('td', { 'data-label': 'HTTP' }, d.status_code === null ? '—' : String(d.status_code)),
+          h('td', { 'data-label': 'Reason' }, h('span', { class: 'reason' }, d.reason || '')),
+          h('td', { class: 'num', 'data-label': 'Latency' }, `${Math.round(d.latency_ms)} ms`),
         ),
       )
       $('deliveries-body').replaceChildren(
@@ -1222,7 +1361,7 @@
           scales: {
             x: {
               type: 'linear',
-              ticks: { callback: (v) => shortDate(new Date(v).toISOString()), maxTicksLimit: 8 },
+              ticks: { callback: timeTick, maxTicksLimit: 8 },
             },
             y: { title: { display: true, text: `${kpi.title} (${kpi.unit})` }, grid: { color: '#eceef2' } },
           },
@@ -1258,7 +1397,17 @@
   }
 
   async function refreshOverview() {
-    const names = ['scorecard', 'open breaches', 'models', 'incidents', 'nonconformities', 'alert deliveries']
+    const names = [
+      'scorecard',
+      'open breaches',
+      'models',
+      'incidents',
+      'nonconformities',
+      'alert deliveries',
+      'current values',
+      'current values',
+      'dead letters',
+    ]
     const results = await Promise.allSettled([
       getJSON('/api/views/scorecard'),
       getJSON('/api/breaches?state=open&limit=1000'),
@@ -1266,10 +1415,21 @@
       getJSON('/api/views/incidents'),
       getJSON('/api/views/nonconformities'),
       getJSON('/api/views/alert-deliveries?state=open'),
+      // The current value of every series in breach now, for the "value now" column.
+      getJSON('/api/kpis?status=critical'),
+      getJSON('/api/kpis?status=warning'),
+      getJSON('/api/dead-letters?limit=50'),
     ])
-    const [score, breaches, models, incidents, ncs, deliveries] = results.map((r) =>
-      r.status === 'fulfilled' ? r.value : null,
+    const [score, breaches, models, incidents, ncs, deliveries, critical, warning, deadLetters] = results.map(
+      (r) => (r.status === 'fulfilled' ? r.value : null),
     )
+    const current = new Map()
+    for (const list of [critical, warning]) {
+      for (const k of list ? list.kpis : []) {
+        for (const series of k.series)
+          current.set(series.fingerprint, { value: series.value, at: series.evaluatedAt })
+      }
+    }
     if (breaches && deliveries) {
       // The alerter's delivery log, summarised per breach (sinks delivered to, failures).
       const byBreach = new Map(deliveries.breaches.map((d) => [d.breachId, d]))
@@ -1282,10 +1442,11 @@
       state.scorecard = score
       renderScorecard(score)
     }
-    if (breaches) renderBreaches(breaches.breaches, state.scorecard)
+    if (breaches) renderBreaches(breaches.breaches, state.scorecard, critical && warning ? current : null)
     if (models) renderModels(models)
     if (incidents) renderIncidents(incidents)
     if (ncs) renderNcs(ncs)
+    if (deadLetters) renderDeadLetters(deadLetters.deadLetters)
     renderHeadline(score, breaches?.breaches, incidents, ncs)
     const failed = results
       // A view the caller's role does not cover (403) is left out, not reported as a failure.

@@ -169,7 +169,7 @@ describe('toFactRows values', () => {
       row: {
         event_id: 'mlflow-run-8c1d2e',
         event_time: '2025-03-08 02:10:00.000',
-        model_id: 'credit-scoring',
+        model_id: 'loan-approval',
         model_version: '3.1.4',
         environment: 'production',
         attribute: 'age_band',

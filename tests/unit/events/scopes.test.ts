@@ -31,7 +31,7 @@ describe('scopesOf', () => {
     expect(scopesOf(event(sample('model-metrics', 1)))).toEqual([
       {
         area: 'model',
-        modelId: 'credit-scoring',
+        modelId: 'loan-approval',
         modelVersion: '3.2.0',
         environment: 'shadow',
         businessUnit: 'retail-banking',
@@ -116,7 +116,7 @@ describe('routing', () => {
 
   it('keys events by the entity whose lifecycle they advance', () => {
     expect(partitionKeyOf(event(sample('privacy-incidents', 3)))).toBe('INC-2025-0142')
-    expect(partitionKeyOf(event(sample('model-metrics', 1)))).toBe('credit-scoring')
+    expect(partitionKeyOf(event(sample('model-metrics', 1)))).toBe('loan-approval')
     expect(partitionKeyOf(event(sample('audit-findings', 2)))).toBe('F-2025-031')
   })
 })

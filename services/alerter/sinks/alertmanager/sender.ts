@@ -1,8 +1,8 @@
 import type { AlertJob, Severity } from '../../../../shared/alerts/alert-job.js'
+import type { AlertmanagerSinkConfig } from '../../../../shared/alerts/sinks/alertmanager.js'
 import { postJson, urlSecrets } from '../http.js'
 import { isoReferences, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
-import type { AlertmanagerSinkConfig } from './config.js'
 
 /** One element of the body of `POST /api/v2/alerts` (Alertmanager's `postableAlert`). */
 export interface PostableAlert {

@@ -1,8 +1,8 @@
 import type { AlertJob } from '../../../../shared/alerts/alert-job.js'
+import type { PagerdutySinkConfig } from '../../../../shared/alerts/sinks/pagerduty.js'
 import { postJson } from '../http.js'
 import { headline, isoReferences, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
-import type { PagerdutySinkConfig } from './config.js'
 
 /** PagerDuty Events API v2 event (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/). */
 export interface PagerdutyEvent {

@@ -1,8 +1,8 @@
 import type { AlertJob } from '../../../../shared/alerts/alert-job.js'
+import type { SlackSinkConfig } from '../../../../shared/alerts/sinks/slack.js'
 import { postJson, urlSecrets } from '../http.js'
 import { headline, isoReferences, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
-import type { SlackSinkConfig } from './config.js'
 
 const COLORS = { critical: '#d00000', warning: '#e8a317', resolved: '#2eb886' } as const
 

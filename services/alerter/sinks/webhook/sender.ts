@@ -1,7 +1,7 @@
 import type { AlertJob } from '../../../../shared/alerts/alert-job.js'
+import type { WebhookSinkConfig } from '../../../../shared/alerts/sinks/webhook.js'
 import { postJson, urlSecrets } from '../http.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
-import type { WebhookSinkConfig } from './config.js'
 import { signWebhook } from './signature.js'
 
 export const WEBHOOK_BODY_VERSION = 'aims.alert.v1'

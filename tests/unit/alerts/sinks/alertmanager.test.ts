@@ -1,11 +1,11 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { alertmanagerSinkSchema } from '../../../../services/alerter/sinks/alertmanager/config.js'
 import {
   AlertmanagerSender,
   labelName,
   toPostableAlerts,
 } from '../../../../services/alerter/sinks/alertmanager/sender.js'
+import { alertmanagerSinkSchema } from '../../../../shared/alerts/sinks/alertmanager.js'
 import { resolveOf, sampleAlert } from '../../../helpers/alert-fixtures.js'
 import { HttpReceiver } from '../../../helpers/http-receiver.js'
 

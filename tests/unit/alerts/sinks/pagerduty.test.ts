@@ -1,7 +1,7 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { pagerdutySinkSchema } from '../../../../services/alerter/sinks/pagerduty/config.js'
 import { PagerdutySender, toPagerdutyEvent } from '../../../../services/alerter/sinks/pagerduty/sender.js'
+import { pagerdutySinkSchema } from '../../../../shared/alerts/sinks/pagerduty.js'
 import { resolveOf, sampleAlert } from '../../../helpers/alert-fixtures.js'
 import { HttpReceiver } from '../../../helpers/http-receiver.js'
 

@@ -1,7 +1,7 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { slackSinkSchema } from '../../../../services/alerter/sinks/slack/config.js'
 import { SlackSender, toSlackMessage } from '../../../../services/alerter/sinks/slack/sender.js'
+import { slackSinkSchema } from '../../../../shared/alerts/sinks/slack.js'
 import { resolveOf, sampleAlert } from '../../../helpers/alert-fixtures.js'
 import { HttpReceiver } from '../../../helpers/http-receiver.js'
 

@@ -1,8 +1,8 @@
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { webhookSinkSchema } from '../../../../services/alerter/sinks/webhook/config.js'
 import { WebhookSender } from '../../../../services/alerter/sinks/webhook/sender.js'
 import { verifyWebhookSignature } from '../../../../services/alerter/sinks/webhook/signature.js'
+import { webhookSinkSchema } from '../../../../shared/alerts/sinks/webhook.js'
 import { sampleAlert } from '../../../helpers/alert-fixtures.js'
 import { HttpReceiver } from '../../../helpers/http-receiver.js'
 

@@ -1,10 +1,5 @@
 import { z } from 'zod'
-import {
-  DEFAULT_SINK_TIMEOUT_MS,
-  httpUrl,
-  rateLimitSchema,
-  timeoutMsSchema,
-} from '../../../../shared/alerts/sink-config.js'
+import { DEFAULT_SINK_TIMEOUT_MS, httpUrl, rateLimitSchema, timeoutMsSchema } from '../sink-config.js'
 
 export const slackSinkSchema = z
   .object({

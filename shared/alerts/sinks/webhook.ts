@@ -6,7 +6,7 @@ import {
   rateLimitSchema,
   secretString,
   timeoutMsSchema,
-} from '../../../../shared/alerts/sink-config.js'
+} from '../sink-config.js'
 
 export const webhookSinkSchema = z
   .object({

@@ -5,7 +5,7 @@ import {
   rateLimitSchema,
   secretString,
   timeoutMsSchema,
-} from '../../../../shared/alerts/sink-config.js'
+} from '../sink-config.js'
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue'
 

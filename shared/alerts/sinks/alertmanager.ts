@@ -5,7 +5,7 @@ import {
   httpUrl,
   rateLimitSchema,
   timeoutMsSchema,
-} from '../../../../shared/alerts/sink-config.js'
+} from '../sink-config.js'
 
 export const alertmanagerSinkSchema = z
   .object({
