@@ -184,8 +184,10 @@ export async function runService(
     log.flush()
     await running?.stop().catch(() => undefined)
     await http.close()
-    process.exitCode = 1
-    setTimeout(() => process.exit(1), 200).unref()
+    // 2: the configuration is wrong (fix it, do not restart); 1: anything else (a supervisor may retry).
+    const code = err instanceof ConfigError ? 2 : 1
+    process.exitCode = code
+    setTimeout(() => process.exit(code), 200).unref()
   }
 }
 

@@ -33,7 +33,7 @@ describe('scopesOf', () => {
         area: 'model',
         modelId: 'loan-approval',
         modelVersion: '3.2.0',
-        environment: 'shadow',
+        environment: 'production',
         businessUnit: 'retail-banking',
       },
     ])
