@@ -24,7 +24,11 @@ function variant(line: string, id: string, patch: Record<string, unknown> = {}):
 describe('collector: a batch of valid, broken and duplicate events', () => {
   let stack: TestStack
   let collector: Awaited<ReturnType<typeof startTestCollector>>
-  const deadLetters: KafkaMessage[] = []
+  // Keyed by the rejected message's own partition and offset (from the dead letter's headers): delivery
+  // is at least once, so a reader rebalance re-reads what it had not committed and a batch retried after
+  // a failed write publishes its dead letters again. What must hold is one dead letter per bad message.
+  const deadLetterByOffset = new Map<string, KafkaMessage>()
+  const deadLetters = () => [...deadLetterByOffset.values()]
 
   beforeAll(async () => {
     stack = await openStack(testConfig({ COLLECTOR_MAX_EVENT_BYTES: '4096' }))
@@ -34,7 +38,11 @@ describe('collector: a batch of valid, broken and duplicate events', () => {
     await consumer.subscribe({ topic: topicNames(stack.cfg).deadLetter, fromBeginning: true })
     await consumer.run({
       eachMessage: async ({ message }) => {
-        deadLetters.push(message)
+        const source = (name: string) => message.headers?.[name]?.toString() ?? '?'
+        deadLetterByOffset.set(
+          `${source(deadLetterHeaders.partition)}:${source(deadLetterHeaders.offset)}`,
+          message,
+        )
       },
     })
     afterAllConsumer = () => consumer.disconnect()
@@ -70,7 +78,7 @@ describe('collector: a batch of valid, broken and duplicate events', () => {
     await produce(stack.kafka, topic, messages)
 
     const badCount = invalidLines.length + 2
-    await waitFor('dead letters published', () => (deadLetters.length >= badCount ? true : undefined))
+    await waitFor('dead letters published', () => (deadLetterByOffset.size >= badCount ? true : undefined))
     await waitFor('offsets committed', async () =>
       (await uncommitted(stack.kafka, stack.cfg.COLLECTOR_GROUP_ID, topic)) === 0 ? true : undefined,
     )
@@ -81,9 +89,9 @@ describe('collector: a batch of valid, broken and duplicate events', () => {
     expect(await count(stack.ch, 'SELECT uniqExact(incident_id) AS n FROM privacy_incident_events')).toBe(10)
 
     // Bad: each on the dead-letter topic with the original bytes and headers plus the reason.
-    expect(deadLetters).toHaveLength(badCount)
+    expect(deadLetters()).toHaveLength(badCount)
     for (const line of invalidLines) {
-      const dlq = deadLetters.find((m) => m.value?.toString() === line)
+      const dlq = deadLetters().find((m) => m.value?.toString() === line)
       expect(dlq, `dead letter for ${line.slice(0, 60)}`).toBeDefined()
       // Judged as the collector judges it on this topic: another type's event is on the wrong topic.
       const expected = decodeKafkaMessage({ value: Buffer.from(line) }, 4096, 'aims.privacy_incident.v1')
@@ -95,7 +103,7 @@ describe('collector: a batch of valid, broken and duplicate events', () => {
       expect(dlq!.headers!.origin!.toString()).toBe('test-suite')
       expect(dlq!.key?.toString()).toBe('bad')
     }
-    const reasons = deadLetters.map((m) => m.headers![deadLetterHeaders.errorType]!.toString())
+    const reasons = deadLetters().map((m) => m.headers![deadLetterHeaders.errorType]!.toString())
     expect(reasons).toContain('too_large')
     expect(reasons).toContain('empty')
 
