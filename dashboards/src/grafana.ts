@@ -85,7 +85,15 @@ export interface Step {
   value: number | null
 }
 
-export const COLORS = { ok: 'green', warning: 'orange', critical: 'red', neutral: 'blue', noData: 'text' } as const
+export const COLORS = {
+  ok: 'green',
+  warning: 'orange',
+  critical: 'red',
+  neutral: 'blue',
+  noData: 'text',
+  /** Not estimable (a fairness KPI without enough data): neither ok nor a breach. */
+  insufficient: 'purple',
+} as const
 
 /**
  * Grafana threshold steps ("value ≥ step → colour") equivalent to a catalog comparator. A breach of
@@ -160,6 +168,7 @@ export const STATUS_MAPPINGS = [
       warning: { text: 'Warning', color: COLORS.warning, index: 1 },
       critical: { text: 'Critical', color: COLORS.critical, index: 2 },
       no_data: { text: 'No data', color: 'gray', index: 3 },
+      insufficient_data: { text: 'Insufficient data', color: COLORS.insufficient, index: 7 },
       firing: { text: 'Firing', color: COLORS.critical, index: 4 },
       escalated: { text: 'Escalated', color: 'dark-red', index: 5 },
       resolved: { text: 'Resolved', color: COLORS.ok, index: 6 },
@@ -179,7 +188,7 @@ export interface Column {
   width?: number
   /** Colour the cell by these thresholds. */
   steps?: Step[]
-  /** Colour the cell by the status value mapping (ok/warning/critical/no_data). */
+  /** Colour the cell by the status value mapping (ok/warning/critical/insufficient_data/no_data). */
   status?: boolean
   link?: { title: string; url: string }
   hidden?: boolean

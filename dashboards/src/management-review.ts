@@ -29,6 +29,7 @@ import {
   STANDARD,
   statusRank,
   rankStatus,
+  reasonCode,
   scopeText,
   TO_MS,
   daysUntilEnd,
@@ -81,7 +82,7 @@ const CATALOG = catalogTable()
 const scorecard: Panel[] = [
   stat({
     title: 'KPI series by status',
-    description: `How many KPI series (KPI × scope) are ok, in warning, critical or without data at the end of the period: the headline of the monitoring and measurement results (clause 9.1) for the ${REVIEW} c) 3) input.`,
+    description: `How many KPI series (KPI × scope) are ok, in warning, critical, without data, or with insufficient data (a fairness KPI that cannot be estimated: never counted as ok) at the end of the period: the headline of the monitoring and measurement results (clause 9.1) for the ${REVIEW} c) 3) input.`,
     w: 8,
     h: 4,
     fields: [
@@ -89,13 +90,19 @@ const scorecard: Panel[] = [
       { name: 'warning', title: 'Warning', steps: [{ color: COLORS.ok, value: null }, { color: COLORS.warning, value: 1 }] },
       { name: 'ok', title: 'OK', steps: [{ color: COLORS.ok, value: null }] },
       { name: 'no_data', title: 'No data', steps: [{ color: 'gray', value: null }] },
+      {
+        name: 'insufficient_data',
+        title: 'Insufficient data',
+        steps: [{ color: COLORS.ok, value: null }, { color: COLORS.insufficient, value: 1 }],
+      },
     ],
     sql: `
       SELECT
         countIf(status = 'critical') AS critical,
         countIf(status = 'warning') AS warning,
         countIf(status = 'ok') AS ok,
-        countIf(status = 'no_data') AS no_data
+        countIf(status = 'no_data') AS no_data,
+        countIf(status = 'insufficient_data') AS insufficient_data
       FROM (${latestKpiValues()})
       WHERE ${kpiFilters()}`,
   }),
@@ -222,7 +229,7 @@ const scorecard: Panel[] = [
   }),
   table({
     title: 'KPI scorecard',
-    description: `Every KPI series of the catalog with its latest value at the end of the period, the thresholds applied by the processor (catalog defaults or per-scope overrides) and its traffic-light status, worst first. Clause 9.1 results (ISO/IEC 27001:2022 9.1 a–f, ISO/IEC 42001:2023 9.1) as the ${REVIEW} c) 3) input; the last column names the clauses and Annex A controls each KPI evidences.`,
+    description: `Every KPI series of the catalog with its latest value at the end of the period, its confidence interval and sample size where it has one (fairness KPIs), the thresholds applied by the processor (catalog defaults or per-scope overrides) and its traffic-light status, worst first; "Insufficient data" marks a value that could not be estimated and "Why" gives the reason (or uncertain_warning: beyond the threshold, interval not confirming). Clause 9.1 results (ISO/IEC 27001:2022 9.1 a–f, ISO/IEC 42001:2023 9.1) as the ${REVIEW} c) 3) input; the last column names the clauses and Annex A controls each KPI evidences.`,
     w: 24,
     h: 14,
     sql: `
@@ -232,9 +239,11 @@ const scorecard: Panel[] = [
         ${scopeText('v.scope')} AS scope_labels,
         v.value AS value,
         c.unit AS unit,
+        if(v.ci_low IS NULL, '', concat('[', toString(round(v.ci_low, 3)), ', ', toString(round(v.ci_high, 3)), ']', if(v.n IS NULL, '', concat(' n=', toString(v.n))))) AS interval,
         v.warning_threshold AS warning_threshold,
         v.critical_threshold AS critical_threshold,
         v.status AS status,
+        ${reasonCode('v.reason')} AS why,
         v.last_evaluated_at AS evaluated_at,
         c.iso_references AS iso_references,
         ${drilldown('c.area')} AS drilldown
@@ -250,9 +259,11 @@ const scorecard: Panel[] = [
       { name: 'scope_labels', title: 'Scope', width: 260 },
       { name: 'value', title: 'Value', decimals: 3, width: 90 },
       { name: 'unit', title: 'Unit', width: 90 },
+      { name: 'interval', title: 'Interval, n', width: 170 },
       { name: 'warning_threshold', title: 'Warning at', decimals: 3, width: 90 },
       { name: 'critical_threshold', title: 'Critical at', decimals: 3, width: 90 },
-      { name: 'status', title: 'Status', status: true, width: 100 },
+      { name: 'status', title: 'Status', status: true, width: 120 },
+      { name: 'why', title: 'Why', width: 150 },
       { name: 'evaluated_at', title: 'Evaluated', unit: 'dateTimeAsIso', width: 170 },
       { name: 'iso_references', title: 'Evidences' },
       { name: 'drilldown', hidden: true },
@@ -343,13 +354,14 @@ const breaches: Panel[] = [
 const trends: Panel[] = [
   timeseries({
     title: 'KPI series by status over the period',
-    description: `Number of KPI series critical, in warning and ok at each step of the period (status in force at that instant): the trend of the clause 9.1 results asked for by ${REVIEW} c) 3).`,
+    description: `Number of KPI series critical, in warning, with insufficient data and ok at each step of the period (status in force at that instant): the trend of the clause 9.1 results asked for by ${REVIEW} c) 3).`,
     w: 12,
     h: 8,
     stack: true,
     series: [
       { name: 'critical', title: 'Critical', color: COLORS.critical },
       { name: 'warning', title: 'Warning', color: COLORS.warning },
+      { name: 'insufficient_data', title: 'Insufficient data', color: COLORS.insufficient },
       { name: 'ok', title: 'OK', color: COLORS.ok },
     ],
     sql: `
@@ -357,6 +369,7 @@ const trends: Panel[] = [
         time,
         countIf(status = 'critical') AS critical,
         countIf(status = 'warning') AS warning,
+        countIf(status = 'insufficient_data') AS insufficient_data,
         countIf(status = 'ok') AS ok
       FROM (${kpiSeriesAsOf(KPIS.map((k) => k.id), kpiFilters())})
       GROUP BY time

@@ -1,4 +1,4 @@
-import { getKpi } from '../../shared/kpi/catalog.js'
+import { getKpi, KPIS } from '../../shared/kpi/catalog.js'
 import {
   type Column,
   dashboard,
@@ -11,7 +11,16 @@ import {
   UIDS,
   xychart,
 } from './grafana.js'
-import { K, kpiSeriesAsOf, latestKpiValues, rankStatus, statusRank, varFilter } from './sql.js'
+import {
+  K,
+  kpiSeriesAsOf,
+  latestKpiValues,
+  rankStatus,
+  reasonCode,
+  statusRank,
+  varFilter,
+  withInterval,
+} from './sql.js'
 import { businessUnitVar, modelVar } from './variables.js'
 
 const FAIRNESS_ISO =
@@ -26,7 +35,7 @@ const MODEL_VARS = `${varFilter('model_id', 'model')}
 
 /** Latest KPI values of `ids`, one row per series, with the scope labels as columns. */
 function latestModelKpis(ids: string[]): string {
-  return `SELECT kpi_id, scope['model_id'] AS model_id, scope['model_version'] AS model_version, scope['attribute'] AS attribute, value, status
+  return `SELECT kpi_id, scope['model_id'] AS model_id, scope['model_version'] AS model_version, scope['attribute'] AS attribute, value, status, n, ci_low, ci_high, reason
         FROM (${latestKpiValues(`kpi_id IN (${ids.map((i) => `'${i}'`).join(', ')})`)})
         WHERE ${MODEL_VARS}`
 }
@@ -50,11 +59,13 @@ const FAIRNESS_IDS = [
   'model.accuracy_gap',
 ]
 const PERFORMANCE_IDS = ['model.accuracy', 'model.f1', 'model.auc', 'model.accuracy_drop_points']
+/** Every fairness KPI of the catalog (those a configuration turns on have series). */
+const ALL_FAIRNESS_IDS = KPIS.filter((k) => k.fairness).map((k) => k.id)
 
 const fairness: Panel[] = [
   table({
     title: 'Fairness per model, version and protected attribute',
-    description: `Latest fairness KPIs of every model version and protected attribute at the end of the period, each cell coloured by its catalog thresholds (demographic parity difference > 0.1, disparate impact ratio < 0.8 (four-fifths rule), equalized odds difference > 0.1, accuracy gap > 0.05). Computed by the pipeline from the confusion counts of the latest evaluation. Evidences ${FAIRNESS_ISO}.`,
+    description: `Latest fairness KPIs of every model version and protected attribute at the end of the period, each cell coloured by its catalog thresholds (demographic parity difference > 0.1, disparate impact ratio < 0.8 (four-fifths rule), equalized odds difference > 0.1, accuracy gap > 0.05; compared exactly). Computed by the pipeline from the group counts of the latest evaluation. An empty cell with the status "Insufficient data" could not be estimated (see the table of intervals below); the DIR column gives the disparate impact ratio with its confidence interval and n. Evidences ${FAIRNESS_ISO}.`,
     w: 24,
     h: 9,
     sql: `
@@ -66,6 +77,7 @@ const fairness: Panel[] = [
         maxIf(value, kpi_id = 'model.disparate_impact_ratio') AS disparate_impact_ratio,
         maxIf(value, kpi_id = 'model.equalized_odds_difference') AS equalized_odds_difference,
         maxIf(value, kpi_id = 'model.accuracy_gap') AS accuracy_gap,
+        anyIf(${withInterval()}, kpi_id = 'model.disparate_impact_ratio') AS disparate_impact_interval,
         ${rankStatus(`min(${statusRank()})`)} AS worst_status
       FROM (${latestModelKpis(FAIRNESS_IDS)})
       WHERE ${varFilter('attribute', 'attribute')}
@@ -79,7 +91,46 @@ const fairness: Panel[] = [
       kpiColumn('disparate_impact_ratio', 'model.disparate_impact_ratio', 'Disparate impact ratio'),
       kpiColumn('equalized_odds_difference', 'model.equalized_odds_difference', 'Equalized odds diff.'),
       kpiColumn('accuracy_gap', 'model.accuracy_gap', 'Accuracy gap'),
+      { name: 'disparate_impact_interval', title: 'DIR [CI] n' },
       { name: 'worst_status', title: 'Worst status', status: true },
+    ],
+  }),
+  table({
+    title: 'Fairness with intervals and sample sizes',
+    description: `Every fairness KPI series at the end of the period with what it rests on: the value and its confidence interval (95 % unless configured: Wilson per rate, Newcombe for differences, Katz for ratios), n (the samples of the groups compared), the status, and why a value is missing or uncertain. "Insufficient data" (purple) means the KPI could not be estimated (a single group, groups below the minimum sample, labels not yet known): it is neither ok nor a breach. "uncertain_warning" means the value lies beyond the threshold but its interval reaches back (interval policy: shown, not paged). Evidences ${FAIRNESS_ISO}.`,
+    w: 24,
+    h: 10,
+    sql: `
+      SELECT
+        scope['model_id'] AS model_id,
+        scope['model_version'] AS model_version,
+        scope['attribute'] AS attribute,
+        replaceOne(kpi_id, 'model.', '') AS kpi,
+        value,
+        ci_low,
+        ci_high,
+        n,
+        status,
+        ${reasonCode()} AS reason_code,
+        reason
+      FROM (${latestKpiValues(`kpi_id IN (${ALL_FAIRNESS_IDS.map((i) => `'${i}'`).join(', ')})`)})
+      WHERE ${varFilter("scope['model_id']", 'model')}
+        AND ${varFilter("scope['model_version']", 'version')}
+        AND ${varFilter("scope['attribute']", 'attribute')}
+        AND $__conditionalAll(scope['model_id'] IN (SELECT model_id FROM model_metric_events WHERE business_unit IN (\${business_unit:singlequote})), $business_unit)
+      ORDER BY ${statusRank()}, model_id, model_version, attribute, kpi`,
+    columns: [
+      { name: 'model_id', title: 'Model', link: modelLink('This model version') },
+      { name: 'model_version', title: 'Version' },
+      { name: 'attribute', title: 'Protected attribute' },
+      { name: 'kpi', title: 'KPI' },
+      { name: 'value', title: 'Value', decimals: 3 },
+      { name: 'ci_low', title: 'CI low', decimals: 3 },
+      { name: 'ci_high', title: 'CI high', decimals: 3 },
+      { name: 'n', title: 'n' },
+      { name: 'status', title: 'Status', status: true },
+      { name: 'reason_code', title: 'Why' },
+      { name: 'reason', title: 'Detail' },
     ],
   }),
   table({

@@ -135,6 +135,10 @@ export function latestKpiValues(where = '1'): string {
         argMax(status, evaluated_at) AS status,
         argMax(tuple(warning_threshold), evaluated_at).1 AS warning_threshold,
         argMax(tuple(critical_threshold), evaluated_at).1 AS critical_threshold,
+        argMax(tuple(n), evaluated_at).1 AS n,
+        argMax(tuple(ci_low), evaluated_at).1 AS ci_low,
+        argMax(tuple(ci_high), evaluated_at).1 AS ci_high,
+        argMax(reason, evaluated_at) AS reason,
         max(evaluated_at) AS last_evaluated_at
       FROM kpi_values
       WHERE evaluated_at <= $__toTime AND ${where}
@@ -173,10 +177,22 @@ export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
       ON s.kpi_id = k.kpi_id AND s.fingerprint = k.fingerprint AND s.time >= k.evaluated_at`
 }
 
-/** Status rank, worst first: critical, warning, ok, no_data (no data never hides a known value). */
-export const statusRank = (col = 'status') => `multiIf(${col} = 'critical', 0, ${col} = 'warning', 1, ${col} = 'ok', 2, 3)`
+/**
+ * Status rank, worst first: critical, warning, insufficient_data (not estimable: never counted as ok),
+ * ok, no_data (no data never hides a known value).
+ */
+export const statusRank = (col = 'status') =>
+  `multiIf(${col} = 'critical', 0, ${col} = 'warning', 1, ${col} = 'insufficient_data', 2, ${col} = 'ok', 3, 4)`
 /** The status of a rank (0-based) from {@link statusRank}. */
-export const rankStatus = (rank: string) => `arrayElement(['critical', 'warning', 'ok', 'no_data'], toUInt8(${rank}) + 1)`
+export const rankStatus = (rank: string) =>
+  `arrayElement(['critical', 'warning', 'insufficient_data', 'ok', 'no_data'], toUInt8(${rank}) + 1)`
+
+/** "0.71 [0.62, 0.80] n=2000" of a value with an interval; the value alone otherwise; '' without one. */
+export const withInterval = (value = 'value') =>
+  `if(${value} IS NULL, '', concat(toString(round(${value}, 3)), if(ci_low IS NULL, '', concat(' [', toString(round(ci_low, 3)), ', ', toString(round(ci_high, 3)), ']')), if(n IS NULL, '', concat(' n=', toString(n)))))`
+
+/** The code of the first line of a reason (`too_few_groups`, `uncertain_warning`, …), '' without one. */
+export const reasonCode = (col = 'reason') => `splitByChar(':', splitByChar('\\n', ${col})[1])[1]`
 
 /** `k=v, k=v` of a scope map. */
 export const scopeText = (col = 'scope') =>

@@ -2,7 +2,7 @@ import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
 import { AuditArea } from '../../shared/kpi/engine/audit.js'
 import { HOUR_MS } from '../../shared/kpi/engine/deadlines.js'
-import { modelSamples } from '../../shared/kpi/engine/model.js'
+import { type ModelPlan, modelPlan, modelSamples } from '../../shared/kpi/engine/model.js'
 import { CLOCK_KPI, PrivacyArea } from '../../shared/kpi/engine/privacy.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
@@ -192,9 +192,11 @@ export class AuditRunner implements TimedArea {
 export class ModelRunner {
   private readonly serial = new Serial()
   private readonly kpiIds: Set<string>
+  private readonly plan: ModelPlan
 
   constructor(private readonly deps: AreaDeps) {
     this.kpiIds = idsOf(deps.kpis, 'model')
+    this.plan = modelPlan(deps.config)
   }
 
   /** Recomputes these models: every series of theirs, and their breaches that no longer have a series. */
@@ -202,7 +204,7 @@ export class ModelRunner {
     return this.serial.run(async () => {
       const { versions, groups } = await stateReader.models(this.deps.ch, modelIds)
       const wanted = new Set(modelIds)
-      await this.deps.series.evaluate(modelSamples(versions, groups, now), {
+      await this.deps.series.evaluate(modelSamples(versions, groups, now, this.plan), {
         kpiIds: this.kpiIds,
         modelIds: wanted,
       })
@@ -217,7 +219,7 @@ export class ModelRunner {
       const all = await stateReader.models(this.deps.ch, undefined)
       const versions = all.versions.filter((v) => owns(v.modelId))
       const groups = all.groups.filter((g) => owns(g.modelId))
-      const samples: Sample[] = modelSamples(versions, groups, now)
+      const samples: Sample[] = modelSamples(versions, groups, now, this.plan)
       const owned = new Set([...versions.map((v) => v.modelId), ...groups.map((g) => g.modelId)])
       // Breaches of owned models that have no series any more (a model gone, a scope that changed).
       for (const b of open.values()) {

@@ -12,8 +12,7 @@ import type { HttpServer } from '../../shared/http/server.js'
 import { partitionForKey } from '../../shared/kafka/partition.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breach-state.js'
-import { KPIS } from '../../shared/kpi/catalog.js'
-import type { AimsConfig } from '../../shared/kpi/thresholds.js'
+import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
 import { BreachStore } from './breach-store.js'
@@ -74,7 +73,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   const { cfg, log, kafka, redis, health, http, aimsConfig } = deps
   const clock = deps.clock ?? (() => new Date())
   const metrics = processorMetrics()
-  const kpis = KPIS.filter((k) => aimsConfig?.kpis?.[k.id]?.enabled !== false)
+  const kpis = enabledKpis(aimsConfig)
   const alerts = createAlertQueue(cfg, redis)
   const enqueue = (job: AlertJob) => enqueueAlert(alerts, job)
   // Evaluation reads and writes on its own ClickHouse session: never queued behind ingest or the read API.

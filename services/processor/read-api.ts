@@ -49,7 +49,32 @@ interface SeriesRow {
   status: string
   warning_threshold: number | null
   critical_threshold: number | null
+  n: string | number | null
+  ci_low: number | null
+  ci_high: number | null
+  reason: string
   last_evaluated_at: string
+}
+
+/**
+ * What a value rests on: its sample size and confidence interval (fairness KPIs), why it has none
+ * (status insufficient_data) or what else to know (`reason`: lines of `code: detail`), and the level its
+ * value reaches that its interval does not confirm (interval policy: shown, not paged).
+ */
+export function uncertaintyOf(r: Pick<SeriesRow, 'n' | 'ci_low' | 'ci_high' | 'reason'>) {
+  const codes = r.reason ? r.reason.split('\n').map((l) => l.split(':', 1)[0]!.trim()) : []
+  const uncertain = codes.includes('uncertain_critical')
+    ? 'critical'
+    : codes.includes('uncertain_warning')
+      ? 'warning'
+      : null
+  return {
+    n: r.n === null || r.n === undefined ? null : Number(r.n),
+    ciLow: r.ci_low ?? null,
+    ciHigh: r.ci_high ?? null,
+    reason: r.reason || null,
+    uncertain,
+  }
 }
 
 /**
@@ -65,6 +90,10 @@ SELECT kpi_id, fingerprint,
        argMax(status, evaluated_at) AS status,
        argMax(tuple(warning_threshold), evaluated_at).1 AS warning_threshold,
        argMax(tuple(critical_threshold), evaluated_at).1 AS critical_threshold,
+       argMax(tuple(n), evaluated_at).1 AS n,
+       argMax(tuple(ci_low), evaluated_at).1 AS ci_low,
+       argMax(tuple(ci_high), evaluated_at).1 AS ci_high,
+       argMax(reason, evaluated_at) AS reason,
        max(evaluated_at) AS last_evaluated_at
 FROM kpi_current
 WHERE evaluated_at >= {since:DateTime64(3)}
@@ -203,6 +232,7 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
               scope: s.scope,
               value: s.value,
               status: s.status,
+              ...uncertaintyOf(s),
               thresholds: resolveThresholdsFor(k, s.scope, deps.config),
               evaluatedAt: s.last_evaluated_at,
             })),
@@ -231,7 +261,7 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
       if (Date.parse(from) > Date.parse(to)) throw new BadRequestError(['from: must not be after to'])
       const points = await queryRows<Record<string, unknown>>(
         ch,
-        `SELECT DISTINCT evaluated_at, fingerprint, scope, value, status
+        `SELECT DISTINCT evaluated_at, fingerprint, scope, value, status, n, ci_low, ci_high, reason
          FROM kpi_values
          WHERE kpi_id = {kpi:String} AND evaluated_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
            AND ({fp:String} = '' OR fingerprint = {fp:String})

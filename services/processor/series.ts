@@ -3,17 +3,17 @@ import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
 import {
   type BreachState,
-  classify,
   evaluate,
   evaluateAbsent,
   fingerprint,
   type IdentifiedTransition,
   identify,
+  judgeSample,
   type KpiValueRow,
   OK,
   type Transition,
   toAlertJob,
-  toClickHouseTime,
+  toKpiValueRow,
   toTransitionRow,
 } from '../../shared/kpi/breach-state.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
@@ -49,8 +49,9 @@ interface Series {
   state: BreachState
   /** Whether `state` is known to mirror the store (false until loaded). */
   synced: boolean
-  lastValue: number | null
-  written?: { value: number | null; status: string; at: number }
+  /** The latest sample (value and its measurement), re-judged when a pending `for` runs out. */
+  last: Sample | null
+  written?: { key: string; status: string; at: number }
 }
 
 export interface SeriesDeps {
@@ -92,6 +93,10 @@ const VALUE_COLUMNS: (keyof KpiValueRow)[] = [
   'status',
   'warning_threshold',
   'critical_threshold',
+  'n',
+  'ci_low',
+  'ci_high',
+  'reason',
 ]
 
 /**
@@ -102,6 +107,16 @@ export interface CompleteScope {
   kpiIds: ReadonlySet<string>
   modelIds?: ReadonlySet<string>
 }
+
+/** What a kpi_values row says beside its time: a row is written when this changes. */
+const rowKey = (r: KpiValueRow) => `${r.value}|${r.status}|${r.n}|${r.ci_low}|${r.ci_high}|${r.reason}`
+
+/** A sample to re-judge at `at` (a pending `for` ran out): the last one, or no value. */
+function again(s: Series, at: number): Sample {
+  return s.last ? { ...s.last, at } : { kpiId: s.kpi.id, scope: s.scope, value: null, at }
+}
+
+const toMachine = (sample: Sample) => ({ ...sample, at: new Date(sample.at) })
 
 export interface EvaluationResult {
   transitions: IdentifiedTransition[]
@@ -197,23 +212,13 @@ export class SeriesEvaluator {
     const out: Sample[] = []
     for (const s of this.waiting) {
       if (s.state.status === 'pending' && s.state.since.getTime() + s.th.forMs <= now) {
-        out.push({
-          kpiId: s.kpi.id,
-          scope: s.scope,
-          value: s.lastValue,
-          at: s.state.since.getTime() + s.th.forMs,
-        })
+        out.push(again(s, s.state.since.getTime() + s.th.forMs))
       } else if (
         s.state.status === 'firing' &&
         s.state.criticalSince &&
         s.state.criticalSince.getTime() + s.th.forMs <= now
       ) {
-        out.push({
-          kpiId: s.kpi.id,
-          scope: s.scope,
-          value: s.lastValue,
-          at: s.state.criticalSince.getTime() + s.th.forMs,
-        })
+        out.push(again(s, s.state.criticalSince.getTime() + s.th.forMs))
       }
     }
     return out
@@ -248,7 +253,7 @@ export class SeriesEvaluator {
         aggregate: !kpi.scope.some((l) => ENTITY_LABELS.has(l)),
         state: OK,
         synced: false,
-        lastValue: null,
+        last: null,
       }
       this.series.set(id, s)
       const model = scope.model_id
@@ -313,18 +318,16 @@ export class SeriesEvaluator {
     for (const sample of samples) {
       const s = this.lookup(sample)
       if (!s) continue
-      s.lastValue = sample.value
-      apply(s, evaluate(s.state, { value: sample.value, at: new Date(sample.at) }, s.th), sample)
-      const status = classify(sample.value, s.th)
+      s.last = sample
+      apply(s, evaluate(s.state, toMachine(sample), s.th), sample)
+      const judgement = judgeSample(sample, s.th)
+      sample.uncertain = judgement.uncertain
+      const row = toKpiValueRow(s.kpi.id, s.scope, toMachine(sample), s.th, s.fp, judgement)
+      const key = rowKey(row)
       const w = s.written
-      if (
-        !w ||
-        w.value !== sample.value ||
-        w.status !== status ||
-        (s.aggregate && sample.at - w.at >= KPI_VALUE_HEARTBEAT_MS)
-      ) {
-        rows.push(valueRow(s, sample, status))
-        s.written = { value: sample.value, status, at: sample.at }
+      if (!w || w.key !== key || (s.aggregate && sample.at - w.at >= KPI_VALUE_HEARTBEAT_MS)) {
+        rows.push(row)
+        s.written = { key, status: row.status, at: sample.at }
       }
     }
     metrics.samples.inc(samples.length)
@@ -378,7 +381,7 @@ export class SeriesEvaluator {
           this.deps.metrics.casConflicts.inc()
           const adopted = fromOpenBreach(result.current, OK)
           const last = list[list.length - 1]!.sample
-          const retry = evaluate(adopted, { value: last.value, at: new Date(last.at) }, s.th)
+          const retry = evaluate(adopted, toMachine(last), s.th)
           this.setState(s, retry.next)
           for (const t2 of retry.transitions) {
             const id2 = identify(s.kpi.id, s.scope, t2, s.fp)
@@ -441,17 +444,4 @@ function seriesKey(kpi: KpiDefinition, scope: Readonly<Record<string, string>>):
 function openAfter(s: Series, t: Transition): OpenBreach | undefined {
   if (t.kind === 'resolved') return undefined
   return { kpiId: s.kpi.id, scope: s.scope, startedAt: t.startedAt.getTime(), severity: t.severity }
-}
-
-function valueRow(s: Series, sample: Sample, status: string): KpiValueRow {
-  return {
-    evaluated_at: toClickHouseTime(new Date(sample.at)),
-    kpi_id: s.kpi.id,
-    fingerprint: s.fp,
-    scope: s.scope,
-    value: sample.value,
-    status: status as KpiValueRow['status'],
-    warning_threshold: s.th.enabled ? s.th.warning : null,
-    critical_threshold: s.th.enabled ? s.th.critical : null,
-  }
 }

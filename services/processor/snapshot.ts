@@ -1,17 +1,23 @@
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import { AuditArea } from '../../shared/kpi/engine/audit.js'
-import { modelSamples } from '../../shared/kpi/engine/model.js'
+import { modelPlan, modelSamples } from '../../shared/kpi/engine/model.js'
 import { PrivacyArea } from '../../shared/kpi/engine/privacy.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
+import type { ResolverConfig } from '../../shared/kpi/thresholds.js'
 import { stateReader } from './state-reader.js'
 
 /**
  * Every KPI series at `now`, computed the way the processor computes them (the state tables read by its
  * own queries, the incremental engines loaded at `now`), without breach handling or writes. What a cold
  * replica evaluates when it takes over everything; the benchmark and the equivalence tests compare it
- * with the reference queries over the facts (shared/kpi/sql.ts).
+ * with the reference queries over the facts (shared/kpi/sql.ts). `config`: the configuration whose
+ * fairness KPIs and settings apply (the same one the reference queries are built with).
  */
-export async function snapshotFromState(ch: ClickHouse, now: Date): Promise<Sample[]> {
+export async function snapshotFromState(
+  ch: ClickHouse,
+  now: Date,
+  config?: ResolverConfig,
+): Promise<Sample[]> {
   const at = now.getTime()
   const [incidents, findings, models] = await Promise.all([
     stateReader.liveIncidents(ch, now, []),
@@ -26,6 +32,6 @@ export async function snapshotFromState(ch: ClickHouse, now: Date): Promise<Samp
     ...privacy.aggregates(at),
     ...privacy.clockSamples(at),
     ...audit.samples(at, true),
-    ...modelSamples(models.versions, models.groups, at),
+    ...modelSamples(models.versions, models.groups, at, modelPlan(config)),
   ]
 }

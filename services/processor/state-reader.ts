@@ -68,6 +68,8 @@ function toVersion(r: Row): ModelVersionFacts {
     accuracy: num(r.accuracy),
     f1: num(r.f1),
     auc: num(r.auc),
+    precision: num(r.precision),
+    recall: num(r.recall),
     baseline:
       r.baseline_version === null || r.baseline_version === undefined ? null : String(r.baseline_version),
   }
@@ -85,6 +87,9 @@ function toGroup(r: Row): FairnessGroupFacts {
     fp: Number(r.fp),
     tn: Number(r.tn),
     fn: Number(r.fn),
+    selected: Number(r.selected ?? 0),
+    total: Number(r.total ?? 0),
+    cellAttributes: ((r.cell_attributes as unknown[] | undefined) ?? []).map(String),
   }
 }
 
@@ -110,7 +115,7 @@ const FINDING_FIELDS = [
   'repeat_of',
 ]
 const VERSION_FIELDS = ['first_event_at', 'accuracy', 'f1', 'auc', 'baseline_version']
-const GROUP_FIELDS = ['version', 'tp', 'fp', 'tn', 'fn']
+const GROUP_FIELDS = ['version', 'tp', 'fp', 'tn', 'fn', 'selected', 'total', 'cell_attributes']
 
 const INCIDENTS_BY_ID = stateMergeSelect(incidentState, {
   where: 'incident_id IN {ids:Array(String)}',

@@ -9,7 +9,7 @@ import { formatNowParam, type KpiDefinition } from '../../shared/kpi/catalog.js'
 import { findingState, incidentState, stateMergeSelect } from '../../shared/kpi/entity-state.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import { factVocabulary } from '../../shared/kpi/vocabulary.js'
-import { CURRENT_SERIES_SQL } from './read-api.js'
+import { CURRENT_SERIES_SQL, uncertaintyOf } from './read-api.js'
 
 /**
  * Read-API views for the review page (and anyone else): the scorecard, accuracy vs bias per model
@@ -48,12 +48,17 @@ export const nonconformitiesQuery = z.strictObject({
 
 // ----- responses: the top-level shape of each answer (keys not listed are dropped) ---------------------
 
+/** insufficient_data (not estimable) ranks above ok: it never counts as healthy. */
+const STATUSES = ['ok', 'warning', 'critical', 'no_data', 'insufficient_data'] as const
+export type Status = (typeof STATUSES)[number]
+
 const row = z.looseObject({})
 const statusCounts = z.object({
   ok: z.number(),
   warning: z.number(),
   critical: z.number(),
   no_data: z.number(),
+  insufficient_data: z.number(),
 })
 export const scorecardResponse = z.object({
   generatedAt: z.string(),
@@ -63,7 +68,7 @@ export const scorecardResponse = z.object({
       id: z.string(),
       title: z.string(),
       area: z.string(),
-      status: z.enum(['ok', 'warning', 'critical', 'no_data']),
+      status: z.enum(STATUSES),
       counts: statusCounts,
     }),
   ),
@@ -147,8 +152,7 @@ LIMIT {limit:UInt32}`
 
 // ----- shapes ----------------------------------------------------------------------------------------
 
-export type Status = 'ok' | 'warning' | 'critical' | 'no_data'
-const RANK: Record<Status, number> = { no_data: 0, ok: 1, warning: 2, critical: 3 }
+const RANK: Record<Status, number> = { no_data: 0, ok: 1, insufficient_data: 2, warning: 3, critical: 4 }
 const asStatus = (s: string): Status => (s in RANK ? (s as Status) : 'no_data')
 const worse = (a: Status, b: Status): Status => (RANK[b] > RANK[a] ? b : a)
 
@@ -160,6 +164,10 @@ export interface SeriesRow {
   status: string
   warning_threshold: number | null
   critical_threshold: number | null
+  n: string | number | null
+  ci_low: number | null
+  ci_high: number | null
+  reason: string
   last_evaluated_at: string
 }
 
@@ -207,13 +215,16 @@ const FAIRNESS = {
 type FairnessMetric = (typeof FAIRNESS)[keyof typeof FAIRNESS]
 const PERFORMANCE = {
   'model.accuracy': 'accuracy',
+  'model.precision': 'precision',
+  'model.recall': 'recall',
   'model.f1': 'f1',
   'model.auc': 'auc',
   'model.accuracy_drop_points': 'accuracyDropPoints',
+  'model.label_coverage': 'labelCoverage',
 } as const
 type PerformanceMetric = (typeof PERFORMANCE)[keyof typeof PERFORMANCE]
 
-interface Measure {
+interface Measure extends ReturnType<typeof uncertaintyOf> {
   value: number | null
   status: Status
   warning: number | null
@@ -224,6 +235,7 @@ const measure = (s: SeriesRow): Measure => ({
   status: asStatus(s.status),
   warning: s.warning_threshold,
   critical: s.critical_threshold,
+  ...uncertaintyOf(s),
 })
 /** A fairness metric as a gap (0 = perfectly fair): the ratio becomes 1 − ratio. */
 const gapOf = (metric: FairnessMetric, v: number | null) =>
@@ -268,7 +280,13 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
         .filter((k) => areas.has(k.area) && (!q.area || k.area === q.area))
         .map((k) => {
           const mine = series.filter((s) => s.kpi_id === k.id)
-          const counts: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
+          const counts: Record<Status, number> = {
+            ok: 0,
+            warning: 0,
+            critical: 0,
+            no_data: 0,
+            insufficient_data: 0,
+          }
           let status: Status = 'no_data'
           for (const s of mine) {
             const st = asStatus(s.status)
@@ -297,6 +315,7 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
                   scope: worst.scope,
                   value: worst.value,
                   status: asStatus(worst.status),
+                  ...uncertaintyOf(worst),
                   evaluatedAt: isoOf(worst.last_evaluated_at),
                 }
               : null,
@@ -308,7 +327,13 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
             iso: isoRefs(k),
           }
         })
-      const overall: Record<Status, number> = { ok: 0, warning: 0, critical: 0, no_data: 0 }
+      const overall: Record<Status, number> = {
+        ok: 0,
+        warning: 0,
+        critical: 0,
+        no_data: 0,
+        insufficient_data: 0,
+      }
       for (const k of kpis) overall[k.status]++
       return { generatedAt: now.toISOString(), summary: overall, kpis }
     },
@@ -370,6 +395,9 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
         let disparateImpact: { attribute: string; ratio: number; gap: number } | null = null
         let fairnessStatus: Status = 'no_data'
         const breachedMetrics: string[] = []
+        /** Not estimable (status insufficient_data) and beyond a level without the interval confirming it. */
+        const insufficientMetrics: string[] = []
+        const uncertainMetrics: string[] = []
         const attributes = [...v.attributes.entries()]
           .sort(([a], [b]) => a.localeCompare(b))
           .map(([attribute, metrics]) => {
@@ -380,6 +408,8 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
               if (!m) continue
               status = worse(status, m.status)
               if (RANK[m.status] >= RANK.warning) breachedMetrics.push(`${metric}:${attribute}`)
+              if (m.status === 'insufficient_data') insufficientMetrics.push(`${metric}:${attribute}`)
+              if (m.uncertain) uncertainMetrics.push(`${metric}:${attribute}`)
               const gap = gapOf(metric, m.value)
               if (gap !== null && (!worst || gap > worst.gap)) worst = { metric, gap }
             }
@@ -413,6 +443,8 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
           status,
           outOfTolerance: RANK[status] >= RANK.warning,
           breachedMetrics,
+          insufficientMetrics,
+          uncertainMetrics,
         }
       }
 

@@ -35,6 +35,18 @@ export const alertJobSchema = z
     value: z.number().nullable(),
     /** The threshold crossed (for resolve: the one that had been crossed). */
     threshold: z.number().nullable(),
+    /**
+     * The sample behind `value` and its confidence interval, for values that have them (fairness KPIs).
+     * Optional: jobs without it stay valid.
+     */
+    uncertainty: z
+      .object({
+        n: z.number().nullable(),
+        ciLow: z.number().nullable(),
+        ciHigh: z.number().nullable(),
+      })
+      .strict()
+      .optional(),
     iso: z.object({ iso27001: z.array(z.string()), iso42001: z.array(z.string()) }),
     /** When the breach started firing (ISO-8601). */
     startsAt: z.iso.datetime({ offset: true }),

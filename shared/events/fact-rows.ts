@@ -1,7 +1,8 @@
+import { cellName, type IntersectionalCell, marginalGroups } from '../kpi/fairness/intersectional.js'
 import type { AuditFindingEvent } from './audit-finding.js'
 import { AUDIT_FINDING_TYPE } from './audit-finding.js'
 import type { ModelMetricsEvent } from './model-metrics.js'
-import { MODEL_METRICS_TYPE, namedMetrics } from './model-metrics.js'
+import { intersectionName, MODEL_METRICS_TYPE, namedMetrics } from './model-metrics.js'
 import type { AimsEvent } from './parse.js'
 import type { PrivacyIncidentEvent } from './privacy-incident.js'
 import { PRIVACY_INCIDENT_TYPE } from './privacy-incident.js'
@@ -71,6 +72,11 @@ export type ModelGroupCountRow = {
   fp: number
   tn: number
   fn: number
+  /** Prediction-only counts (0 / 0 when the event gave none for the group; a given total is >= 1). */
+  selected: number
+  total: number
+  /** An intersection's attributes, in order, when the row is one of its cells; [] otherwise. */
+  cell_attributes: string[]
 }
 
 export type AuditFindingRow = {
@@ -159,6 +165,9 @@ export const factColumns: { [T in FactTable]: readonly (keyof FactRowByTable[T])
     'fp',
     'tn',
     'fn',
+    'selected',
+    'total',
+    'cell_attributes',
   ],
   audit_finding_events: [
     'event_id',
@@ -242,12 +251,64 @@ export function modelMetricRow(event: ModelMetricsEvent): ModelMetricRow {
   }
 }
 
+type Counts = { tp: number; fp: number; tn: number; fn: number; selected: number; total: number }
+const NO_COUNTS: Counts = { tp: 0, fp: 0, tn: 0, fn: 0, selected: 0, total: 0 }
+
+/**
+ * One row per (attribute, group): a group's labelled confusion counts (`fairness`) and its prediction
+ * counts (`predictions`) share a row; each intersection's cells are rows of the attribute
+ * `intersectionName(attributes)` named by `cellName`; an attribute named by an intersection but sent
+ * neither in `fairness` nor in `predictions` gets rows of the cells' sums (its parent attribute, assessed
+ * even when cells are too small to judge).
+ */
 export function modelGroupCountRows(event: ModelMetricsEvent): ModelGroupCountRow[] {
   const d = event.data
   const eventTime = toClickHouseDateTime(event.time)
-  const rows: ModelGroupCountRow[] = []
+  const attributes = new Map<string, { cells: string[]; groups: Map<string, Counts> }>()
+  const groupOf = (attribute: string, group: string, cells: string[] = []) => {
+    let a = attributes.get(attribute)
+    if (a === undefined) {
+      a = { cells, groups: new Map() }
+      attributes.set(attribute, a)
+    }
+    let g = a.groups.get(group)
+    if (g === undefined) {
+      g = { ...NO_COUNTS }
+      a.groups.set(group, g)
+    }
+    return g
+  }
   for (const { attribute, groups } of d.fairness) {
-    for (const g of groups) {
+    for (const { group, tp, fp, tn, fn } of groups)
+      Object.assign(groupOf(attribute, group), { tp, fp, tn, fn })
+  }
+  for (const { attribute, groups } of d.predictions ?? []) {
+    for (const { group, selected, total } of groups)
+      Object.assign(groupOf(attribute, group), { selected, total })
+  }
+  const plain = new Set(attributes.keys())
+  const derived = new Set<string>()
+  for (const x of d.intersections ?? []) {
+    const cells: IntersectionalCell[] = x.cells.map((c) => ({
+      values: c.values,
+      counts:
+        c.total !== undefined
+          ? { selected: c.selected ?? 0, total: c.total }
+          : { tp: c.tp ?? 0, fp: c.fp ?? 0, tn: c.tn ?? 0, fn: c.fn ?? 0 },
+    }))
+    const name = intersectionName(x.attributes)
+    for (const c of cells)
+      Object.assign(groupOf(name, cellName(c.values, x.attributes), x.attributes), c.counts)
+    for (const attribute of x.attributes) {
+      if (plain.has(attribute) || derived.has(attribute)) continue
+      derived.add(attribute)
+      for (const { group, ...sums } of marginalGroups(cells, attribute))
+        Object.assign(groupOf(attribute, group), sums)
+    }
+  }
+  const rows: ModelGroupCountRow[] = []
+  for (const [attribute, a] of attributes) {
+    for (const [group, c] of a.groups) {
       rows.push({
         event_id: event.id,
         event_time: eventTime,
@@ -255,11 +316,14 @@ export function modelGroupCountRows(event: ModelMetricsEvent): ModelGroupCountRo
         model_version: d.modelVersion,
         environment: d.environment,
         attribute,
-        group_name: g.group,
-        tp: g.tp,
-        fp: g.fp,
-        tn: g.tn,
-        fn: g.fn,
+        group_name: group,
+        tp: c.tp,
+        fp: c.fp,
+        tn: c.tn,
+        fn: c.fn,
+        selected: c.selected,
+        total: c.total,
+        cell_attributes: a.cells,
       })
     }
   }

@@ -1,6 +1,10 @@
 import crypto from 'node:crypto'
 import { type AlertJob, alertJobSchema, type Severity, type TransitionKind } from '../alerts/alert-job.js'
 import type { KpiDefinition } from './catalog.js'
+import type { JudgedComparison, Measurement } from './engine/sample.js'
+import { compare, fromFloat, toFloat } from './fairness/exact.js'
+import { type Band, differenceBand, judge, ratioBand } from './fairness/judge.js'
+import type { EstimableFairnessKpi } from './fairness/parity.js'
 import type { EffectiveThresholds } from './thresholds.js'
 
 /**
@@ -21,6 +25,13 @@ import type { EffectiveThresholds } from './thresholds.js'
  *   only when the value leaves the breach zone entirely; re-crossing critical later does not re-page.
  * - no_data (value null) holds the state as it is: an ok stays ok, a pending keeps its start and does not
  *   fire, a firing breach keeps firing. Evidence that is missing is not evidence of recovery.
+ * - insufficient_data (value null with a reason: a fairness KPI that cannot be estimated) holds the state
+ *   exactly like no_data: it never counts as ok, never resolves a firing breach, never advances a pending.
+ * - Comparisons are exact: a sample carrying its exact rational (fairness KPIs) is compared with the
+ *   threshold as a decimal, so a ratio of exactly 4/5 is not below 0.8; fairness KPIs are judged against
+ *   a tolerance band per level (|difference| <= t; t <= ratio <= 1/t) under the KPI's breach policy
+ *   (`point`, or `interval`: fires only when the whole confidence interval lies beyond, otherwise the
+ *   level is reported `uncertain`, shown and never paged). Other values are doubles compared as doubles.
  * - A scope that disappears from a complete result (`evaluateAbsent`) no longer exists: a pending goes
  *   back to ok, a firing breach resolves (value null). Prometheus treats a vanished series the same way.
  * - Thresholds disabled or removed: the condition is false, so a pending clears and a firing resolves.
@@ -34,7 +45,7 @@ import type { EffectiveThresholds } from './thresholds.js'
  */
 
 export type Level = 'ok' | Severity
-export type SampleStatus = Level | 'no_data'
+export type SampleStatus = Level | 'no_data' | 'insufficient_data'
 
 export type BreachState =
   | { status: 'ok' }
@@ -59,8 +70,9 @@ export type BreachState =
 
 export const OK: BreachState = Object.freeze({ status: 'ok' }) as BreachState
 
-export interface Sample {
-  value: number | null
+export type { JudgedComparison, Measurement }
+
+export interface Sample extends Measurement {
   /** Evaluation time (the `now` the KPI SQL ran at). */
   at: Date
 }
@@ -78,6 +90,10 @@ export interface Transition {
   /** When the breach fired. */
   startedAt: Date
   at: Date
+  /** The sample and confidence interval behind `value`, when it has them (fairness KPIs). */
+  n?: number | null
+  ci_low?: number | null
+  ci_high?: number | null
 }
 
 export interface Evaluation {
@@ -85,7 +101,7 @@ export interface Evaluation {
   transitions: Transition[]
 }
 
-type Thresholds = Pick<EffectiveThresholds, 'enabled' | 'op' | 'warning' | 'critical' | 'forMs'>
+type Thresholds = Pick<EffectiveThresholds, 'enabled' | 'op' | 'warning' | 'critical' | 'forMs' | 'fairness'>
 
 function crosses(value: number, op: Thresholds['op'], threshold: number): boolean {
   switch (op) {
@@ -100,13 +116,73 @@ function crosses(value: number, op: Thresholds['op'], threshold: number): boolea
   }
 }
 
-/** The instantaneous level of a value (also the `status` column of kpi_values). */
-export function classify(value: number | null, th: Thresholds): SampleStatus {
-  if (value === null || !Number.isFinite(value)) return 'no_data'
-  if (!th.enabled) return 'ok'
-  if (th.critical !== null && crosses(value, th.op, th.critical)) return 'critical'
-  if (th.warning !== null && crosses(value, th.op, th.warning)) return 'warning'
-  return 'ok'
+/** The status of a sample, and the level its value reaches that its interval does not confirm. */
+export interface Judgement {
+  status: SampleStatus
+  /** Interval policy only: the value lies beyond this level's band, its interval reaches back into it. */
+  uncertain: Severity | null
+}
+
+const bandsCache = new WeakMap<object, { warning: Band | null; critical: Band | null }>()
+
+/** The tolerance bands of a fairness KPI's thresholds (built once per thresholds object). */
+function bandsOf(th: Thresholds): { warning: Band | null; critical: Band | null } {
+  let bands = bandsCache.get(th)
+  if (bands === undefined) {
+    const band = (t: number | null) =>
+      t === null ? null : th.fairness?.form === 'ratio' ? ratioBand(t) : differenceBand(t)
+    bands = { warning: band(th.warning), critical: band(th.critical) }
+    bandsCache.set(th, bands)
+  }
+  return bands
+}
+
+const asMeasurement = (m: Measurement | number | null): Measurement =>
+  typeof m === 'number' || m === null ? { value: m } : m
+
+/**
+ * The instantaneous status of a sample (the `status` column of kpi_values): no_data without a value,
+ * insufficient_data without a value but with a reason (not estimable), else the level its value reaches;
+ * for fairness KPIs also the level it reaches that its interval does not confirm.
+ */
+export function judgeSample(sample: Measurement | number | null, th: Thresholds): Judgement {
+  const m = asMeasurement(sample)
+  const value = m.value
+  if (value === null || !Number.isFinite(value)) {
+    return { status: m.reason ? 'insufficient_data' : 'no_data', uncertain: null }
+  }
+  if (!th.enabled) return { status: 'ok', uncertain: null }
+  if (th.fairness) {
+    // The fairness module's judge, over the comparisons the value rests on (each with its interval).
+    const exact = m.exact ?? fromFloat(value)
+    const own = { exact, ci_low: m.ci_low ?? value, ci_high: m.ci_high ?? value }
+    const comparisons = (m.comparisons ?? [own]).map((c) => ({
+      measure: 'selection_rate' as const,
+      group: '',
+      reference: '',
+      value: toFloat(c.exact),
+      exact: c.exact,
+      ci_low: c.ci_low,
+      ci_high: c.ci_high,
+      n: 0,
+    }))
+    const result = {
+      estimable: true,
+      spec: { metric: 'demographic_parity', form: th.fairness.form, reference: 'spread' },
+      comparisons,
+    } as unknown as EstimableFairnessKpi
+    const j = judge(result, bandsOf(th), th.fairness.policy)
+    return { status: j.status, uncertain: j.uncertain }
+  }
+  const hit = (t: number) => (m.exact ? compare(m.exact, th.op, t) : crosses(value, th.op, t))
+  if (th.critical !== null && hit(th.critical)) return { status: 'critical', uncertain: null }
+  if (th.warning !== null && hit(th.warning)) return { status: 'warning', uncertain: null }
+  return { status: 'ok', uncertain: null }
+}
+
+/** The instantaneous level of a value or sample (also the `status` column of kpi_values). */
+export function classify(sample: Measurement | number | null, th: Thresholds): SampleStatus {
+  return judgeSample(sample, th).status
 }
 
 function thresholdOf(th: Thresholds, severity: Severity): number | null {
@@ -118,14 +194,23 @@ const elapsed = (from: Date, to: Date) => to.getTime() - from.getTime()
 /** One evaluation of one series: the next state and the transitions to record and notify (0 or 1). */
 export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thresholds): Evaluation {
   const state = prev ?? OK
-  const level = classify(sample.value, th)
+  const level = classify(sample, th)
   const { at, value } = sample
-  if (level === 'no_data') return { next: state, transitions: [] }
+  if (level === 'no_data' || level === 'insufficient_data') return { next: state, transitions: [] }
+  const measured = uncertaintyOf(sample)
 
   const fire = (severity: Severity): Evaluation => ({
     next: { status: 'firing', startedAt: at, severity, current: severity },
     transitions: [
-      { kind: 'firing', severity, value, threshold: thresholdOf(th, severity), startedAt: at, at },
+      {
+        kind: 'firing',
+        severity,
+        value,
+        threshold: thresholdOf(th, severity),
+        startedAt: at,
+        at,
+        ...measured,
+      },
     ],
   })
 
@@ -141,7 +226,7 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
       return { next: { status: 'pending', since: state.since, level }, transitions: [] }
 
     case 'firing': {
-      if (level === 'ok') return resolve(state, value, at, th)
+      if (level === 'ok') return resolve(state, value, at, th, measured)
       if (state.severity === 'warning' && level === 'critical') {
         const criticalSince = state.criticalSince ?? at
         if (elapsed(criticalSince, at) >= th.forMs) {
@@ -156,6 +241,7 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
                 threshold: th.critical,
                 startedAt: state.startedAt,
                 at,
+                ...measured,
               },
             ],
           }
@@ -171,11 +257,18 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
   }
 }
 
+/** The n and interval of a sample, for a transition (nothing when it has none). */
+function uncertaintyOf(m: Measurement): Pick<Transition, 'n' | 'ci_low' | 'ci_high'> {
+  if (m.ci_low === undefined && m.n === undefined) return {}
+  return { n: m.n ?? null, ci_low: m.ci_low ?? null, ci_high: m.ci_high ?? null }
+}
+
 function resolve(
   state: Extract<BreachState, { status: 'firing' }>,
   value: number | null,
   at: Date,
   th: Thresholds,
+  measured: Pick<Transition, 'n' | 'ci_low' | 'ci_high'> = {},
 ): Evaluation {
   return {
     next: OK,
@@ -187,6 +280,7 @@ function resolve(
         threshold: thresholdOf(th, state.severity),
         startedAt: state.startedAt,
         at,
+        ...measured,
       },
     ],
   }
@@ -297,7 +391,7 @@ export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
   }
 }
 
-/** A row of `kpi_values`. */
+/** A row of `kpi_values` (0002, with n, ci_low, ci_high and reason from 0005). */
 export interface KpiValueRow {
   evaluated_at: string
   kpi_id: string
@@ -307,6 +401,29 @@ export interface KpiValueRow {
   status: SampleStatus
   warning_threshold: number | null
   critical_threshold: number | null
+  n: number | null
+  ci_low: number | null
+  ci_high: number | null
+  /** Lines of `code: detail`: not estimable, uncertain, excluded groups, derived, disagreement; '' if none. */
+  reason: string
+}
+
+/** The `code` of each `code: detail` line of a reason (what machines read; the detail is for people). */
+export function reasonCodes(reason: string | null | undefined): string[] {
+  if (!reason) return []
+  return reason.split('\n').map((line) => line.split(':', 1)[0]!.trim())
+}
+
+/** The reason column: an `uncertain_<level>` line when the interval does not confirm a level, then the sample's. */
+export function rowReason(sample: Measurement, judgement: Judgement): string {
+  const lines: string[] = []
+  if (judgement.uncertain !== null && sample.value !== null) {
+    lines.push(
+      `uncertain_${judgement.uncertain}: ${formatNumber(sample.value)} lies beyond the ${judgement.uncertain} band, but its confidence interval [${formatNumber(sample.ci_low ?? null)}, ${formatNumber(sample.ci_high ?? null)}] reaches back into it (interval policy: shown, not paged)`,
+    )
+  }
+  if (sample.reason) lines.push(sample.reason)
+  return lines.join('\n')
 }
 
 export function toKpiValueRow(
@@ -316,6 +433,8 @@ export function toKpiValueRow(
   th: Thresholds,
   /** The series' fingerprint when the caller already has it (it is a hash: not free on a hot path). */
   fp: string = fingerprint(kpiId, scope),
+  /** The sample's judgement when the caller already has it. */
+  judgement: Judgement = judgeSample(sample, th),
 ): KpiValueRow {
   return {
     evaluated_at: toClickHouseTime(sample.at),
@@ -323,9 +442,13 @@ export function toKpiValueRow(
     fingerprint: fp,
     scope: { ...scope },
     value: sample.value,
-    status: classify(sample.value, th),
+    status: judgement.status,
     warning_threshold: th.enabled ? th.warning : null,
     critical_threshold: th.enabled ? th.critical : null,
+    n: sample.n ?? null,
+    ci_low: sample.ci_low ?? null,
+    ci_high: sample.ci_high ?? null,
+    reason: rowReason(sample, judgement),
   }
 }
 
@@ -348,9 +471,21 @@ function formatScope(scope: Readonly<Record<string, string>>): string {
 export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl: string): AlertJob {
   const base = baseUrl.replace(/\/+$/, '')
   const unit = kpi.unit === 'ratio' || kpi.unit === 'score' || kpi.unit === 'difference' ? '' : ` ${kpi.unit}`
-  const value = `${formatNumber(t.value)}${t.value === null ? '' : unit}`
+  const interval =
+    t.ci_low !== undefined && t.ci_low !== null && t.ci_high !== undefined && t.ci_high !== null
+      ? ` [CI ${formatNumber(t.ci_low)}–${formatNumber(t.ci_high)}${t.n !== undefined && t.n !== null ? `, n=${t.n}` : ''}]`
+      : t.n !== undefined && t.n !== null
+        ? ` [n=${t.n}]`
+        : ''
+  const value = `${formatNumber(t.value)}${t.value === null ? '' : `${unit}${interval}`}`
   const limit =
-    t.threshold === null ? '' : ` (threshold ${OP_TEXT[kpi.thresholds.op]} ${formatNumber(t.threshold)})`
+    t.threshold === null
+      ? ''
+      : kpi.fairness?.form === 'ratio'
+        ? ` (tolerance ${formatNumber(t.threshold)}–${formatNumber(1 / t.threshold)})`
+        : kpi.fairness
+          ? ` (tolerance |difference| ≤ ${formatNumber(t.threshold)})`
+          : ` (threshold ${OP_TEXT[kpi.thresholds.op]} ${formatNumber(t.threshold)})`
   const where = formatScope(t.scope)
   let summary: string
   switch (t.kind) {
@@ -379,6 +514,9 @@ export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl:
     scope: { ...t.scope },
     value: t.value,
     threshold: t.threshold,
+    ...(t.n !== undefined || t.ci_low !== undefined
+      ? { uncertainty: { n: t.n ?? null, ciLow: t.ci_low ?? null, ciHigh: t.ci_high ?? null } }
+      : {}),
     iso: { iso27001: [...kpi.iso.iso27001], iso42001: [...kpi.iso.iso42001] },
     startsAt: t.startedAt.toISOString(),
     at: t.at.toISOString(),

@@ -1,6 +1,15 @@
 import { z } from 'zod'
 import { modelEnvironments } from '../events/model-metrics.js'
 import { durationSchema } from './duration.js'
+import { RATE_DEFINITIONS } from './fairness/rates.js'
+import {
+  type FairnessKpiSpec,
+  fairnessKpiSpecSchema,
+  kpiName,
+  METRIC_RATES,
+  PARITY_METRICS,
+  type ParityMetric,
+} from './fairness/spec.js'
 
 export { factVocabulary } from './vocabulary.js'
 
@@ -81,6 +90,18 @@ export const kpiDefinitionSchema = z
       overrides: z.array(thresholdOverrideSchema),
     }),
     iso: isoRefsSchema,
+    /**
+     * false: the KPI is computed only when the config file sets `enabled: true` for it (the fairness parity
+     * set beyond the small default set). Default true.
+     */
+    enabledByDefault: z.boolean().optional(),
+    /**
+     * Fairness KPIs: the parity metric and form computed from the group counts by shared/kpi/fairness, and
+     * the reference group by default (the config file may choose another). Their values carry the sample
+     * size, a confidence interval and, when not estimable, a reason; they are judged against a tolerance
+     * band (|difference| <= threshold; threshold <= ratio <= 1 / threshold) compared exactly.
+     */
+    fairness: fairnessKpiSpecSchema.optional(),
   })
   .superRefine((k, ctx) => {
     const issue = (message: string, path: (string | number)[]) =>
@@ -116,6 +137,106 @@ const MODEL_PERFORMANCE_ISO = { iso27001: [], iso42001: ['9.1', 'A.6.2.4', 'A.6.
 const FAIRNESS_ISO = { iso27001: ['A.5.34'], iso42001: ['9.1', 'A.5.4', 'A.6.2.6', 'A.7.4'] }
 /** Monitoring, internal audit, nonconformity and corrective action, in both management systems. */
 const AUDIT_ISO = { iso27001: ['9.1', '9.2', '10.2'], iso42001: ['9.1', '9.2', '10.2'] }
+
+// ---------------------------------------------------------------------------------------------------
+// Fairness: the parity set from group counts (shared/kpi/fairness), one KPI per metric and form.
+
+/** The KPIs computed unless the config file turns them off; the rest of the parity set is opt-in. */
+export const DEFAULT_FAIRNESS_KPI_IDS = [
+  'model.demographic_parity_difference',
+  'model.disparate_impact_ratio',
+  'model.equalized_odds_difference',
+  'model.accuracy_gap',
+] as const
+
+const METRIC_TEXT: Record<ParityMetric, { title: string; what: string; also?: string }> = {
+  demographic_parity: {
+    title: 'Demographic parity',
+    what: 'selection rate (share predicted positive; from prediction counts when given)',
+  },
+  equal_opportunity: { title: 'Equal opportunity', what: 'true positive rate' },
+  false_positive_rate: { title: 'False positive rate', what: 'false positive rate' },
+  false_negative_rate: { title: 'False negative rate', what: 'false negative rate' },
+  predictive_parity: { title: 'Predictive parity', what: 'precision (positive predictive value)' },
+  false_discovery_rate: { title: 'False discovery rate', what: 'false discovery rate' },
+  false_omission_rate: { title: 'False omission rate', what: 'false omission rate' },
+  negative_predictive_value: { title: 'Negative predictive value', what: 'negative predictive value' },
+  accuracy: { title: 'Accuracy', what: 'accuracy' },
+  average_odds: {
+    title: 'Average odds',
+    what: 'true and false positive rates, ½[(FPR_g − FPR_ref) + (TPR_g − TPR_ref)] (AIF360)',
+  },
+  equalized_odds: {
+    title: 'Equalized odds',
+    what: 'true and false positive rates (the larger gap; Fairlearn)',
+  },
+}
+
+/** Existing titles and descriptions kept word for word where the KPI predates the parity set. */
+const FAIRNESS_TITLES: Record<string, string> = {
+  demographic_parity_difference: 'Demographic parity difference',
+  disparate_impact_ratio: 'Disparate impact ratio',
+  equalized_odds_difference: 'Equalized odds difference',
+  accuracy_gap: 'Accuracy gap between groups',
+}
+
+function fairnessDefinitions(): KpiDefinition[] {
+  const out: KpiDefinition[] = []
+  for (const metric of PARITY_METRICS) {
+    for (const form of ['difference', 'ratio'] as const) {
+      // The default reference: the spread (Fairlearn's max − min, min / max) where the metric has one.
+      const reference = metric === 'average_odds' ? 'majority' : 'spread'
+      const spec: FairnessKpiSpec = { metric, form, reference }
+      if (!fairnessKpiSpecSchema.safeParse(spec).success) continue
+      // The module's names of the spread forms (the catalog's four keep theirs); the reference group is a
+      // setting of the KPI, not part of its id.
+      const name = reference === 'spread' ? kpiName(spec) : `${metric}_${form}`
+      const id = `model.${name}`
+      const text = METRIC_TEXT[metric]
+      const labels = METRIC_RATES[metric].some((r) => RATE_DEFINITIONS[r].needsLabels)
+      const compared =
+        reference === 'spread'
+          ? form === 'difference'
+            ? 'max − min'
+            : 'min / max'
+          : 'each group against the largest group'
+      const description = `${form === 'difference' ? 'Difference' : 'Ratio'} in ${text.what} between the groups of a protected attribute (${compared}; the reference group is configurable), from the latest evaluation${labels ? "'s labelled counts" : ''}; with its sample size and ${form === 'difference' ? "Newcombe's" : 'the log (Katz)'} confidence interval. Not estimable (insufficient data) with fewer than two groups of the minimum sample size.${name === 'disparate_impact_ratio' ? ' Below 0.8 fails the four-fifths rule.' : ''}`
+      out.push({
+        id,
+        title: FAIRNESS_TITLES[name] ?? `${text.title} ${form}`,
+        description,
+        unit: form,
+        direction: form === 'difference' ? 'lower_is_better' : 'higher_is_better',
+        area: 'model',
+        scope: FAIRNESS_SCOPE,
+        window: 'latest',
+        timeDriven: false,
+        thresholds:
+          form === 'difference'
+            ? {
+                op: 'gt',
+                warning: metric === 'accuracy' ? 0.05 : 0.1,
+                critical: metric === 'accuracy' ? 0.1 : 0.2,
+                for: '0s',
+                overrides: PRODUCTION_ONLY,
+              }
+            : { op: 'lt', warning: 0.8, critical: 0.6, for: '0s', overrides: PRODUCTION_ONLY },
+        iso: FAIRNESS_ISO,
+        enabledByDefault: (DEFAULT_FAIRNESS_KPI_IDS as readonly string[]).includes(id),
+        fairness: spec,
+      })
+    }
+  }
+  // The default set first, in its historical order (scorecards and dashboards list KPIs in catalog order).
+  const rank = (id: string) => {
+    const i = (DEFAULT_FAIRNESS_KPI_IDS as readonly string[]).indexOf(id)
+    return i < 0 ? DEFAULT_FAIRNESS_KPI_IDS.length : i
+  }
+  return out
+    .map((k, i) => ({ k, i }))
+    .sort((a, b) => rank(a.k.id) - rank(b.k.id) || a.i - b.i)
+    .map(({ k }) => k)
+}
 
 // ---------------------------------------------------------------------------------------------------
 // The catalog.
@@ -273,61 +394,41 @@ const definitions: KpiDefinition[] = [
     thresholds: { op: 'gt', warning: 5, critical: 10, for: '0s', overrides: PRODUCTION_ONLY },
     iso: MODEL_PERFORMANCE_ISO,
   },
+  ...(
+    [
+      ['precision', 'Model precision', 'precision'],
+      ['recall', 'Model recall', 'recall (true positive rate)'],
+    ] as const
+  ).map(
+    ([metric, title, name]): KpiDefinition => ({
+      id: `model.${metric}`,
+      title,
+      description: `The ${name} of each model version in its latest evaluation reporting it, else derived from the confusion counts of its latest evaluation; tracked, and breaches only against a floor set per model in the config file.`,
+      unit: 'score',
+      direction: 'higher_is_better',
+      area: 'model',
+      scope: MODEL_SCOPE,
+      window: 'latest',
+      timeDriven: false,
+      thresholds: { op: 'lt', warning: null, critical: null, for: '0s', overrides: PRODUCTION_ONLY },
+      iso: MODEL_PERFORMANCE_ISO,
+    }),
+  ),
   {
-    id: 'model.demographic_parity_difference',
-    title: 'Demographic parity difference',
+    id: 'model.label_coverage',
+    title: 'Label coverage',
     description:
-      'Max − min selection rate across the groups of a protected attribute, from the latest evaluation (Fairlearn demographic_parity_difference).',
-    unit: 'difference',
-    direction: 'lower_is_better',
-    area: 'model',
-    scope: FAIRNESS_SCOPE,
-    window: 'latest',
-    timeDriven: false,
-    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: PRODUCTION_ONLY },
-    iso: FAIRNESS_ISO,
-  },
-  {
-    id: 'model.disparate_impact_ratio',
-    title: 'Disparate impact ratio',
-    description:
-      'Min / max selection rate across the groups of a protected attribute, from the latest evaluation; below 0.8 fails the four-fifths rule.',
+      "Share of the predictions of each model version's latest evaluation whose labels are known (labelled counts / prediction counts; the lowest over its protected attributes). Label-dependent fairness KPIs are computed from the labelled share only.",
     unit: 'ratio',
     direction: 'higher_is_better',
     area: 'model',
-    scope: FAIRNESS_SCOPE,
+    scope: MODEL_SCOPE,
     window: 'latest',
     timeDriven: false,
-    thresholds: { op: 'lt', warning: 0.8, critical: 0.6, for: '0s', overrides: PRODUCTION_ONLY },
-    iso: FAIRNESS_ISO,
+    thresholds: { op: 'lt', warning: null, critical: null, for: '0s', overrides: PRODUCTION_ONLY },
+    iso: { iso27001: [], iso42001: ['9.1', 'A.6.2.6', 'A.7.4'] },
   },
-  {
-    id: 'model.equalized_odds_difference',
-    title: 'Equalized odds difference',
-    description:
-      'Max of the TPR gap and the FPR gap across the groups of a protected attribute, from the latest evaluation (Fairlearn equalized_odds_difference).',
-    unit: 'difference',
-    direction: 'lower_is_better',
-    area: 'model',
-    scope: FAIRNESS_SCOPE,
-    window: 'latest',
-    timeDriven: false,
-    thresholds: { op: 'gt', warning: 0.1, critical: 0.2, for: '0s', overrides: PRODUCTION_ONLY },
-    iso: FAIRNESS_ISO,
-  },
-  {
-    id: 'model.accuracy_gap',
-    title: 'Accuracy gap between groups',
-    description: 'Max − min accuracy across the groups of a protected attribute, from the latest evaluation.',
-    unit: 'difference',
-    direction: 'lower_is_better',
-    area: 'model',
-    scope: FAIRNESS_SCOPE,
-    window: 'latest',
-    timeDriven: false,
-    thresholds: { op: 'gt', warning: 0.05, critical: 0.1, for: '0s', overrides: PRODUCTION_ONLY },
-    iso: FAIRNESS_ISO,
-  },
+  ...fairnessDefinitions(),
 
   // ----- audit -----
   {

@@ -180,13 +180,28 @@ export const fairnessGroupState: EntityStateDef = {
   fields: [
     { name: 'version', type: ORDER_KEY_TYPE, expr: '__k', reduce: { kind: 'max' } },
     { name: 'last_ingested_at', type: TIME, expr: 'ingested_at', reduce: { kind: 'max' } },
-    // One state per count: all four come from the event of the same (latest) key.
+    // One state per count: all come from the event of the same (latest) key. Confusion counts when the
+    // group is labelled (tp + fp + tn + fn > 0); prediction-only counts (selected of total; 0 / 0 when not
+    // given) otherwise; for an intersection's cells, the attributes combined ([] for a plain attribute).
     { name: 'tp', type: 'UInt64', reduce: { kind: 'latest' } },
     { name: 'fp', type: 'UInt64', reduce: { kind: 'latest' } },
     { name: 'tn', type: 'UInt64', reduce: { kind: 'latest' } },
     { name: 'fn', type: 'UInt64', reduce: { kind: 'latest' } },
+    { name: 'selected', type: 'UInt64', reduce: { kind: 'latest' } },
+    { name: 'total', type: 'UInt64', reduce: { kind: 'latest' } },
+    { name: 'cell_attributes', type: 'Array(String)', reduce: { kind: 'latest' } },
   ],
 }
+
+/**
+ * Columns of the fact tables the state needs beyond migration 0001: prediction-only counts and
+ * intersection cells of model_group_counts (issue 12). Added by 0003 before the views that read them.
+ */
+const FACT_COLUMNS_ADDED = [
+  ['model_group_counts', 'selected', 'UInt64'],
+  ['model_group_counts', 'total', 'UInt64'],
+  ['model_group_counts', 'cell_attributes', 'Array(String)'],
+] as const
 
 export const ENTITY_STATES: readonly EntityStateDef[] = [
   incidentState,
@@ -322,7 +337,17 @@ export function entityStateMigration(): string {
 -- of argMax states over the events' order key, fed by a materialized view and back-filled once from the
 -- facts stored before it existed. Inserting the same event twice changes nothing.
 `
-  const parts = ENTITY_STATES.flatMap((def) => [stateTableDdl(def), stateViewDdl(def), stateBackfill(def)])
+  const tables = [...new Set(FACT_COLUMNS_ADDED.map(([t]) => t))]
+  const alters = tables.map(
+    (t) =>
+      `ALTER TABLE ${t}\n${FACT_COLUMNS_ADDED.filter(([x]) => x === t)
+        .map(([, c, type]) => `  ADD COLUMN IF NOT EXISTS ${c} ${type}`)
+        .join(',\n')}`,
+  )
+  const parts = [
+    ...alters,
+    ...ENTITY_STATES.flatMap((def) => [stateTableDdl(def), stateViewDdl(def), stateBackfill(def)]),
+  ]
   return `${header}\n${parts.map((p) => `${p};`).join('\n\n')}\n`
 }
 
@@ -363,4 +388,46 @@ export function stateFromFacts(def: EntityStateDef, opts: { where?: string; asOf
 FROM (${rankedFacts(def, filters.join(' AND '))})
 GROUP BY ${def.key.join(', ')}`
   return decoded(def, inner)
+}
+
+/** Columns migration 0005 adds to kpi_values and kpi_current: the uncertainty of each value. */
+export const KPI_UNCERTAINTY_COLUMNS = [
+  ['n', 'Nullable(UInt64)'],
+  ['ci_low', 'Nullable(Float64)'],
+  ['ci_high', 'Nullable(Float64)'],
+  ['reason', 'String'],
+] as const
+
+const KPI_VALUE_COLUMNS_0004 = [
+  'evaluated_at',
+  'kpi_id',
+  'fingerprint',
+  'scope',
+  'value',
+  'status',
+  'warning_threshold',
+  'critical_threshold',
+]
+
+/**
+ * Migration 0005 (fairness from counts, issue 12), generated here like 0003 (a unit test checks the file):
+ * the sample size, confidence interval and reason of every KPI value in kpi_values and kpi_current.
+ */
+export function fairnessMigration(): string {
+  const header = `-- The uncertainty of KPI values: generated from shared/kpi/entity-state.ts (\`fairnessMigration\`; a unit
+-- test checks this file is exactly what it generates). kpi_values and kpi_current gain n, ci_low, ci_high
+-- (the sample and confidence interval behind a value) and reason (why a value is not estimable, uncertain
+-- or derived; '' otherwise); kpi_current's view is replaced to carry them, the new one created before the
+-- old one is dropped (an insert in between is written twice, which ReplacingMergeTree absorbs).
+`
+  const addColumns = (table: string, columns: readonly (readonly [string, string])[]) =>
+    `ALTER TABLE ${table}\n${columns.map(([n, t]) => `  ADD COLUMN IF NOT EXISTS ${n} ${t}`).join(',\n')}`
+  const kpiColumns = [...KPI_VALUE_COLUMNS_0004, ...KPI_UNCERTAINTY_COLUMNS.map(([n]) => n)].join(', ')
+  const parts = [
+    addColumns('kpi_values', KPI_UNCERTAINTY_COLUMNS),
+    addColumns('kpi_current', KPI_UNCERTAINTY_COLUMNS),
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS kpi_current_v2_mv TO kpi_current AS\nSELECT ${kpiColumns}\nFROM kpi_values`,
+    'DROP VIEW IF EXISTS kpi_current_mv',
+  ]
+  return `${header}\n${parts.map((p) => `${p};`).join('\n\n')}\n`
 }

@@ -18,9 +18,10 @@
  * Arithmetic: integer sums, one IEEE-754 division per rate, then max − min or min / max; ClickHouse
  * performs the same operations on Float64 so both sides agree bit for bit (counts below 2^53).
  *
- * Superseded by `./fairness/` (the full parity set, intervals, exact thresholds, "not estimable"),
- * whose spread forms give these very numbers wherever they are estimable; this file stays as the
- * mirror of the catalog's SQL until the evaluator moves there.
+ * Superseded by `./fairness/` (the full parity set, intervals, exact thresholds, "not estimable"), which
+ * the evaluator (engine/model.ts) and the reference SQL (fairness-sql.ts) now use. No longer on any
+ * path: kept as the record of the earlier definitions, which the module's spread forms with
+ * minSamples 1 reproduce bit for bit wherever they are estimable (checked by the tests).
  */
 
 import type { ConfusionCounts } from './fairness/rates.js'

@@ -1,6 +1,7 @@
 import { isoStandards } from '../iso/index.js'
 import { AUDIT_WINDOWS } from './engine/audit.js'
 import { DAY_MS, HOUR_MS } from './engine/deadlines.js'
+import { modelPlan } from './engine/model.js'
 import { PRIVACY_WINDOWS, SEVERITIES } from './engine/privacy.js'
 import {
   type AsOf,
@@ -10,6 +11,8 @@ import {
   modelVersionState,
   stateFromFacts,
 } from './entity-state.js'
+import { FAIRNESS_ROW_TYPE, fairnessKpiSql } from './fairness-sql.js'
+import type { ResolverConfig } from './thresholds.js'
 import { factVocabulary } from './vocabulary.js'
 
 /**
@@ -153,76 +156,139 @@ WHERE r.3 > 0`
 }
 
 /**
- * Per model version and environment: the latest reported accuracy, f1 and auc, and the accuracy drop in
- * points against its baseline — the version its evaluations name, else the one first seen before it in
- * the same environment (by first evaluation time, then name). Per attribute: the fairness metrics of the
- * latest evaluation's groups (Fairlearn definitions; null rules as shared/kpi/fairness.ts).
+ * Per model version and environment: accuracy, precision, recall and F1 as the latest reported value,
+ * else derived from the confusion counts of the latest evaluation (the first fully labelled attribute by
+ * name), with a reason code (`derived`, or `disagreement` when a reported value differs from the counts
+ * beyond rounding: max(0.5 / n, half a unit of its last decimal) + 1e-9); the latest reported AUC; the
+ * label coverage (labelled / predicted counts of the latest evaluation, the lowest over the attributes);
+ * the accuracy drop in points against the baseline — the version its evaluations name, else the one first
+ * seen before it in the same environment (by first evaluation time, then name). Per attribute (an
+ * intersection is one, its cells the groups): every fairness KPI enabled by `config`
+ * (shared/kpi/fairness-sql.ts), from the groups of its latest evaluation.
+ * Columns beyond (kpi_id, scope, value): exact ("num/den"), n, ci_low, ci_high, reason (a code) and
+ * comparisons (the reference forms' per-group comparisons), NULL / '' / [] where they do not apply.
  */
-export function modelReferenceSql(axis?: Axis): string {
+function modelReferenceParts(
+  axis?: Axis,
+  config?: ResolverConfig,
+): { withClause: string; selects: string[] } {
   const versions = stateFromFacts(modelVersionState, { asOf: asOfOn(axis) })
   const groups = stateFromFacts(fairnessGroupState, { asOf: asOfOn(axis) })
   const scope3 = "map('model_id', model_id, 'environment', environment, 'model_version', r.1)"
   const scope4 =
     "map('model_id', model_id, 'environment', environment, 'model_version', model_version, 'attribute', attribute)"
-  return `SELECT r2.1 AS kpi_id, r2.2 AS scope, r2.3 AS value
+  const mrow = (kpi: string, scope: string, value: string, reason = "''") =>
+    `(${quote(kpi)}, CAST(${scope}, '${MAP_TYPE}'), CAST(tuple(CAST(${value} AS Nullable(Float64)), NULL, NULL, NULL, NULL, ${reason}, []), '${FAIRNESS_ROW_TYPE}'))`
+  // Derived metric m: (numerator, denominator) over the overall confusion (tp, fp, tn, fn) = o.3 .. o.6.
+  const overall: Record<string, [string, string]> = {
+    accuracy: ['o.3 + o.5', 'o.3 + o.4 + o.5 + o.6'],
+    precision: ['o.3', 'o.3 + o.4'],
+    recall: ['o.3', 'o.3 + o.6'],
+    f1: ['2 * o.3', '2 * o.3 + o.4 + o.6'],
+  }
+  const reconciled = Object.entries(overall).map(([m, [x, n]]) => {
+    const d = `if(has_overall AND ${n} > 0, toFloat64(${x}) / toFloat64(${n}), NULL)`
+    // The reported value's decimals as written (shortest round trip, as JS prints it), for its rounding.
+    const text = `toString(assumeNotNull(${m}))`
+    const decimals = `greatest(0, if(position(splitByChar('e', ${text})[1], '.') > 0, length(splitByChar('e', ${text})[1]) - position(splitByChar('e', ${text})[1], '.'), 0) - if(length(splitByChar('e', ${text})) > 1, toInt64(splitByChar('e', ${text})[2]), 0))`
+    const rounding = `if(${m} = floor(${m}), 0., 0.5 * pow(10, -${decimals}))`
+    const tolerance = `greatest(0.5 / toFloat64(${n}), ${rounding}) + 1e-9`
+    return `coalesce(${m}, ${d}) AS ${m}_v,
+      multiIf(${m} IS NOT NULL AND (${d}) IS NOT NULL AND abs(${m} - (${d})) > ${tolerance}, 'disagreement', ${m} IS NULL AND (${d}) IS NOT NULL, 'derived', '') AS ${m}_reason`
+  })
+  const plan = modelPlan(config)
+  const fairness = plan.fairness.map(
+    (kpi) => `SELECT ${quote(kpi.id)} AS kpi_id, CAST(${scope4}, '${MAP_TYPE}') AS scope, res
+FROM (${fairnessKpiSql(kpi, 'g', config)})`,
+  )
+  const withClause = `WITH
+g AS (
+  SELECT model_id, environment, model_version, attribute,
+    arraySort(c -> c.1, arrayMap(x -> x.2, arrayFilter(x -> x.1 = max(version),
+      groupArray((version, (group_name, tp, fp, tn, fn, selected, total)))))) AS gs,
+    argMax(cell_attributes, version) AS cells
+  FROM (${groups})
+  GROUP BY model_id, environment, model_version, attribute
+),
+gv AS (
+  SELECT model_id, environment, model_version,
+    arraySort(a -> a.1, groupArray((attribute, arrayAll(c -> c.2 + c.3 + c.4 + c.5 > 0, gs),
+      arraySum(c -> c.2, gs), arraySum(c -> c.3, gs), arraySum(c -> c.4, gs), arraySum(c -> c.5, gs),
+      arraySum(c -> c.2 + c.3 + c.4 + c.5, gs), arraySum(c -> if(c.7 > 0, c.7, c.2 + c.3 + c.4 + c.5), gs)))) AS attrs
+  FROM g
+  GROUP BY model_id, environment, model_version
+),
+v AS (
+  SELECT model_id, environment, model_version, first_event_at, auc, baseline_version,
+    ${reconciled.join(',\n    ')},
+    if(empty(covs), NULL, arrayMin(covs)) AS coverage
+  FROM (
+    SELECT s.*, gv.attrs AS attrs,
+      notEmpty(arrayFilter(a -> a.2, attrs)) AS has_overall,
+      arrayFirst(a -> a.2, attrs) AS o,
+      arrayMap(a -> a.7 / a.8, arrayFilter(a -> a.8 > 0, attrs)) AS covs
+    FROM (${versions}) AS s
+    LEFT JOIN gv USING (model_id, environment, model_version)
+  )
+)
+`
+  const performance = `SELECT r2.1 AS kpi_id, r2.2 AS scope, r2.3 AS res
 FROM (
   SELECT model_id, environment, vs,
     arrayMap(i -> if(vs[i].6 IS NOT NULL, indexOf(arrayMap(x -> x.1, vs), assumeNotNull(vs[i].6)), i - 1), arrayEnumerate(vs)) AS b
   FROM (
     SELECT model_id, environment,
-      arraySort(x -> (x.2, x.1), groupArray((model_version, first_event_at, accuracy, f1, auc, baseline_version))) AS vs
-    FROM (${versions})
+      arraySort(x -> (x.2, x.1), groupArray((model_version, first_event_at, accuracy_v, f1_v, auc, baseline_version,
+        precision_v, recall_v, coverage, accuracy_reason, precision_reason, recall_reason, f1_reason))) AS vs
+    FROM v
     GROUP BY model_id, environment
   )
 )
 ARRAY JOIN arrayMap(i -> (
   vs[i].1, vs[i].3, vs[i].4, vs[i].5,
-  if(b[i] > 0 AND b[i] != i, (vs[b[i]].3 - vs[i].3) * 100, NULL)
+  if(b[i] > 0 AND b[i] != i, (vs[b[i]].3 - vs[i].3) * 100, NULL),
+  vs[i].7, vs[i].8, vs[i].9, vs[i].10, vs[i].11, vs[i].12, vs[i].13
 ), arrayEnumerate(vs)) AS r
 ARRAY JOIN [
-  ${row('model.accuracy', scope3, 'r.2')},
-  ${row('model.f1', scope3, 'r.3')},
-  ${row('model.auc', scope3, 'r.4')},
-  ${row('model.accuracy_drop_points', scope3, 'r.5')}
-] AS r2
-UNION ALL
-SELECT r.1 AS kpi_id, r.2 AS scope, r.3 AS value
-FROM (
-  SELECT model_id, environment, model_version, attribute,
-    if(empty(sel), NULL, arrayMax(sel) - arrayMin(sel)) AS dpd,
-    if(empty(sel) OR arrayMax(sel) = 0, NULL, arrayMin(sel) / arrayMax(sel)) AS dir,
-    multiIf(
-      empty(tpr) AND empty(fpr), NULL,
-      empty(tpr), arrayMax(fpr) - arrayMin(fpr),
-      empty(fpr), arrayMax(tpr) - arrayMin(tpr),
-      greatest(arrayMax(tpr) - arrayMin(tpr), arrayMax(fpr) - arrayMin(fpr))
-    ) AS eod,
-    if(empty(acc), NULL, arrayMax(acc) - arrayMin(acc)) AS gap
-  FROM (
-    SELECT model_id, environment, model_version, attribute,
-      arrayFilter(c -> c.1 + c.2 + c.3 + c.4 > 0, cs) AS nonempty,
-      arrayMap(c -> (c.1 + c.2) / (c.1 + c.2 + c.3 + c.4), nonempty) AS sel,
-      arrayMap(c -> (c.1 + c.3) / (c.1 + c.2 + c.3 + c.4), nonempty) AS acc,
-      arrayMap(c -> c.1 / (c.1 + c.4), arrayFilter(c -> c.1 + c.4 > 0, cs)) AS tpr,
-      arrayMap(c -> c.2 / (c.2 + c.3), arrayFilter(c -> c.2 + c.3 > 0, cs)) AS fpr
-    FROM (
-      SELECT model_id, environment, model_version, attribute,
-        arrayMap(g -> g.2, arrayFilter(g -> g.1 = max(version), groupArray((version, (tp, fp, tn, fn))))) AS cs
-      FROM (${groups})
-      GROUP BY model_id, environment, model_version, attribute
-    )
-  )
-)
-ARRAY JOIN [
-  ${row('model.demographic_parity_difference', scope4, 'dpd')},
-  ${row('model.disparate_impact_ratio', scope4, 'dir')},
-  ${row('model.equalized_odds_difference', scope4, 'eod')},
-  ${row('model.accuracy_gap', scope4, 'gap')}
-] AS r`
+  ${mrow('model.accuracy', scope3, 'r.2', 'r.9')},
+  ${mrow('model.precision', scope3, 'r.6', 'r.10')},
+  ${mrow('model.recall', scope3, 'r.7', 'r.11')},
+  ${mrow('model.f1', scope3, 'r.3', 'r.12')},
+  ${mrow('model.auc', scope3, 'r.4')},
+  ${mrow('model.label_coverage', scope3, 'r.8')},
+  ${mrow('model.accuracy_drop_points', scope3, 'r.5')}
+] AS r2`
+  return { withClause, selects: [performance, ...fairness] }
 }
 
-export const referenceSql = {
+const REFERENCE_FIELDS = ['value', 'exact', 'n', 'ci_low', 'ci_high', 'reason', 'comparisons']
+const flatten = (inner: string) =>
+  `SELECT kpi_id, scope, ${REFERENCE_FIELDS.map((f) => `tupleElement(res, '${f}') AS ${f}`).join(', ')}
+FROM (
+${inner}
+)`
+
+/**
+ * The model area's reference as one query per part (the versions' KPIs, then each fairness KPI of the
+ * configuration): the whole parity set in one statement exceeds ClickHouse's default AST limit.
+ */
+export function modelReferenceQueries(axis?: Axis, config?: ResolverConfig): string[] {
+  const { withClause, selects } = modelReferenceParts(axis, config)
+  return selects.map((select) => flatten(`${withClause}${select}`))
+}
+
+/** The model area's reference as one query (the parts of `modelReferenceQueries`, UNION ALL). */
+export function modelReferenceSql(axis?: Axis, config?: ResolverConfig): string {
+  const { withClause, selects } = modelReferenceParts(axis, config)
+  return flatten(`${withClause}${selects.join('\nUNION ALL\n')}`)
+}
+
+/** Each area's reference query; `config` chooses the fairness KPIs and their settings (model area). */
+export const referenceSql: Record<
+  'privacy' | 'model' | 'audit',
+  (axis?: Axis, config?: ResolverConfig) => string
+> = {
   privacy: privacyReferenceSql,
   model: modelReferenceSql,
   audit: auditReferenceSql,
-} as const
+}

@@ -12,6 +12,15 @@ import {
   thresholdOverrideSchema,
 } from './catalog.js'
 import { durationSchema, parseDuration } from './duration.js'
+import { parseDecimal } from './fairness/exact.js'
+import type { BreachPolicy } from './fairness/judge.js'
+import {
+  type FairnessKpiSpec,
+  fairnessKpiSpecSchema,
+  fairnessOptionsSchema,
+  type Reference,
+  referenceSchema,
+} from './fairness/spec.js'
 
 /**
  * The config file (YAML or JSON, `AIMS_CONFIG_FILE`): KPI thresholds (`kpis`, here) and alert routing
@@ -45,13 +54,122 @@ export const kpiThresholdConfigSchema = z.strictObject({
 })
 export type KpiThresholdConfig = z.infer<typeof kpiThresholdConfigSchema>
 
+// ----- fairness settings ---------------------------------------------------------------------------
+
+const options = fairnessOptionsSchema.shape
+
+/**
+ * How a fairness KPI breaches: `point` (the default, the catalog's behaviour before intervals): the value
+ * alone decides, compared exactly; `interval`: a level fires only when the value AND its whole confidence
+ * interval lie beyond the tolerance band; a value beyond with an interval reaching back into the band is
+ * shown as uncertain and pages nobody.
+ */
+export const breachPolicySchema = z.enum(['point', 'interval'])
+
+/** Settings of fairness KPIs that may differ per scope (an override's `match`). */
+const fairnessScopeSettings = {
+  /** `point` or `interval`. Default point. */
+  policy: breachPolicySchema.optional(),
+  /** Smallest denominator of a rate for a group to take part (actual positives for a TPR, …). Default 30. */
+  minSamples: options.minSamples.unwrap().optional(),
+  /** A group below minSamples: `exclude` it (listed in the reason) or make the KPI `not_estimable`. Default exclude. */
+  belowMinimum: options.belowMinimum.unwrap().optional(),
+  /**
+   * The reference group: `spread` (the two extreme groups: max − min, min / max; the default),
+   * `majority` (the largest group), `best` (the best-off group on the rate) or `{ group: <name> }`.
+   */
+  reference: referenceSchema.optional(),
+}
+
+/** Settings of fairness KPIs that hold for a whole KPI (and, under `fairness:`, for all of them). */
+const fairnessKpiSettings = {
+  /** Confidence level of every interval, in (0, 1). Default 0.95. */
+  level: options.level.unwrap().optional(),
+  /** Intersections: the most cells assessed together; more is "not estimable" (too_many_cells). Default 64. */
+  maxCells: options.maxCells.unwrap().optional(),
+}
+
+/** `fairness:` the defaults of every fairness KPI (each KPI, then each override, may change them). */
+export const fairnessDefaultsSchema = z.strictObject({
+  policy: fairnessScopeSettings.policy,
+  minSamples: fairnessScopeSettings.minSamples,
+  belowMinimum: fairnessScopeSettings.belowMinimum,
+  ...fairnessKpiSettings,
+})
+export type FairnessDefaults = z.infer<typeof fairnessDefaultsSchema>
+
+const fairnessOverrideSchema = thresholdOverrideSchema.extend(fairnessScopeSettings)
+
+/** A fairness KPI's entry: thresholds, and how its value is computed and judged. */
+export const fairnessKpiConfigSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  for: durationSchema.optional(),
+  /** Difference KPIs: the largest tolerated |difference|; ratio KPIs: the low edge t of the band [t, 1/t]. */
+  warning: z.number().finite().nullable().optional(),
+  critical: z.number().finite().nullable().optional(),
+  ...fairnessScopeSettings,
+  ...fairnessKpiSettings,
+  overrides: z.array(fairnessOverrideSchema).optional(),
+})
+
 /** `critical` must be at least as far into the breach side as `warning`. */
 function levelsInOrder(op: Comparator, warning: number, critical: number): boolean {
   return op === 'gt' || op === 'gte' ? critical >= warning : critical <= warning
 }
 
+/** Checks only fairness entries have: exact decimal thresholds in range, a reference the metric allows. */
+function checkFairnessEntry(
+  kpi: KpiDefinition,
+  spec: FairnessKpiSpec,
+  entry: FairnessKpiConfig,
+  ctx: z.RefinementCtx,
+) {
+  const threshold = (v: number | null | undefined, path: (string | number)[]) => {
+    if (typeof v !== 'number') return
+    try {
+      parseDecimal(v, path.join('.'))
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', path, message: errorMessage(err).replace(/^[^:]*: /, '') })
+      return
+    }
+    if (spec.form === 'ratio' && !(v > 0 && v <= 1)) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${kpi.id} is a ratio judged against the band [t, 1/t]: t must be in (0, 1], got ${v}`,
+      })
+    }
+    if (spec.form === 'difference' && v < 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: `${kpi.id} tolerates |difference| <= t: t must be >= 0, got ${v}`,
+      })
+    }
+  }
+  const reference = (r: Reference | undefined, path: (string | number)[]) => {
+    // A malformed reference is reported by the schema already.
+    if (r === undefined || !referenceSchema.safeParse(r).success) return
+    const parsed = fairnessKpiSpecSchema.safeParse({ ...spec, reference: r })
+    if (!parsed.success) {
+      for (const i of parsed.error.issues) ctx.addIssue({ code: 'custom', path, message: i.message })
+    }
+  }
+  threshold(entry.warning, ['warning'])
+  threshold(entry.critical, ['critical'])
+  reference(entry.reference, ['reference'])
+  entry.overrides?.forEach((o, i) => {
+    threshold(o.warning, ['overrides', i, 'warning'])
+    threshold(o.critical, ['overrides', i, 'critical'])
+    reference(o.reference, ['overrides', i, 'reference'])
+  })
+}
+
 function entrySchemaFor(kpi: KpiDefinition) {
-  return kpiThresholdConfigSchema.superRefine((entry, ctx) => {
+  const spec = kpi.fairness
+  const base = spec ? fairnessKpiConfigSchema : kpiThresholdConfigSchema
+  return base.superRefine((entry, ctx) => {
+    if (spec) checkFairnessEntry(kpi, spec, entry as FairnessKpiConfig, ctx)
     const check = (w: number | null | undefined, c: number | null | undefined, path: (string | number)[]) => {
       if (typeof w === 'number' && typeof c === 'number' && !levelsInOrder(kpi.thresholds.op, w, c)) {
         const side = kpi.direction === 'lower_is_better' ? '>=' : '<='
@@ -81,14 +199,18 @@ function entrySchemaFor(kpi: KpiDefinition) {
 export const kpisConfigSchema = z.strictObject(
   Object.fromEntries(KPIS.map((k) => [k.id, entrySchemaFor(k).optional()])) as Record<
     string,
-    z.ZodOptional<ReturnType<typeof entrySchemaFor>>
+    z.ZodOptional<z.ZodType<FairnessKpiConfig>>
   >,
 )
-export type KpisConfig = Partial<Record<string, KpiThresholdConfig>>
+/** An entry of `kpis`; the fairness settings exist on fairness KPIs only (the schema rejects them elsewhere). */
+export type FairnessKpiConfig = z.infer<typeof fairnessKpiConfigSchema>
+export type KpisConfig = Partial<Record<string, FairnessKpiConfig>>
 
 /** The whole config file. */
 export const aimsConfigSchema = z.strictObject({
   kpis: kpisConfigSchema.optional(),
+  /** Defaults of every fairness KPI: policy, minSamples, belowMinimum, level, maxCells. */
+  fairness: fairnessDefaultsSchema.optional(),
   alerting: alertingConfigSchema.optional(),
 })
 export type AimsConfig = z.infer<typeof aimsConfigSchema>
@@ -185,6 +307,68 @@ export interface EffectiveThresholds {
   /** The `for` duration as written, and in milliseconds. */
   for: string
   forMs: number
+  /**
+   * Fairness KPIs: judged against a tolerance band built from each threshold t (|difference| <= t, or
+   * t <= ratio <= 1/t), exactly, under a breach policy.
+   */
+  fairness?: { form: 'difference' | 'ratio'; policy: BreachPolicy }
+}
+
+/** The config as the resolvers read it. */
+export type ResolverConfig =
+  | { kpis?: KpisConfig | undefined; fairness?: FairnessDefaults | undefined }
+  | undefined
+
+/** How one fairness KPI series is computed and judged (every field resolved). */
+export interface FairnessSettings {
+  reference: Reference
+  policy: BreachPolicy
+  level: number
+  minSamples: number
+  belowMinimum: 'exclude' | 'not_estimable'
+  maxCells: number
+}
+
+/** Which KPIs are computed: those on by default unless the config turns them off, and those it turns on. */
+export function enabledKpis(config: ResolverConfig): KpiDefinition[] {
+  return KPIS.filter((k) => config?.kpis?.[k.id]?.enabled ?? k.enabledByDefault !== false)
+}
+
+/**
+ * The fairness settings of `kpi` for `scope`. Layers, each replacing the fields it sets: the fairness
+ * module's defaults (level 0.95, minSamples 30, exclude, maxCells 64) and policy point → the config's
+ * `fairness:` → the catalog's reference → the config's KPI entry → its overrides matching the scope.
+ */
+export function resolveFairnessSettings(
+  kpi: KpiDefinition,
+  scope: Readonly<Record<string, string>>,
+  config?: ResolverConfig,
+): FairnessSettings {
+  const module = fairnessOptionsSchema.parse({})
+  const out: FairnessSettings = {
+    reference: kpi.fairness?.reference ?? 'spread',
+    policy: 'point',
+    level: module.level,
+    minSamples: module.minSamples,
+    belowMinimum: module.belowMinimum,
+    maxCells: module.maxCells,
+  }
+  const apply = (
+    layer: Partial<{ [K in keyof FairnessSettings]: FairnessSettings[K] | undefined }> | undefined,
+  ) => {
+    if (!layer) return
+    for (const key of Object.keys(out) as (keyof FairnessSettings)[]) {
+      const v = layer[key]
+      if (v !== undefined) (out as unknown as Record<string, unknown>)[key] = v
+    }
+  }
+  apply(config?.fairness)
+  const entry = config?.kpis?.[kpi.id]
+  if (entry) {
+    apply(entry)
+    for (const o of entry.overrides ?? []) if (overrideMatches(o.match, scope)) apply(o)
+  }
+  return out
 }
 
 export function overrideMatches(
@@ -206,7 +390,7 @@ export function overrideMatches(
 export function resolveThresholds(
   kpi: KpiDefinition,
   scope: Readonly<Record<string, string>>,
-  config?: { kpis?: KpisConfig | undefined } | undefined,
+  config?: ResolverConfig,
 ): EffectiveThresholds {
   const out = {
     enabled: true,
@@ -231,5 +415,10 @@ export function resolveThresholds(
     apply(entry)
     for (const o of entry.overrides ?? []) if (overrideMatches(o.match, scope)) apply(o)
   }
-  return { ...out, op: kpi.thresholds.op, forMs: parseDuration(out.for) }
+  const base = { ...out, op: kpi.thresholds.op, forMs: parseDuration(out.for) }
+  if (!kpi.fairness) return base
+  return {
+    ...base,
+    fairness: { form: kpi.fairness.form, policy: resolveFairnessSettings(kpi, scope, config).policy },
+  }
 }

@@ -3,6 +3,11 @@
 -- of argMax states over the events' order key, fed by a materialized view and back-filled once from the
 -- facts stored before it existed. Inserting the same event twice changes nothing.
 
+ALTER TABLE model_group_counts
+  ADD COLUMN IF NOT EXISTS selected UInt64,
+  ADD COLUMN IF NOT EXISTS total UInt64,
+  ADD COLUMN IF NOT EXISTS cell_attributes Array(String);
+
 CREATE TABLE IF NOT EXISTS incident_state (
   incident_id String,
   version AggregateFunction(max, UInt128),
@@ -230,7 +235,10 @@ CREATE TABLE IF NOT EXISTS fairness_group_state (
   tp AggregateFunction(argMax, UInt64, UInt128),
   fp AggregateFunction(argMax, UInt64, UInt128),
   tn AggregateFunction(argMax, UInt64, UInt128),
-  fn AggregateFunction(argMax, UInt64, UInt128)
+  fn AggregateFunction(argMax, UInt64, UInt128),
+  selected AggregateFunction(argMax, UInt64, UInt128),
+  total AggregateFunction(argMax, UInt64, UInt128),
+  cell_attributes AggregateFunction(argMax, Array(String), UInt128)
 ) ENGINE = AggregatingMergeTree
 ORDER BY (model_id, environment, model_version, attribute, group_name);
 
@@ -246,7 +254,10 @@ SELECT
   argMaxState(tp, __k) AS tp,
   argMaxState(fp, __k) AS fp,
   argMaxState(tn, __k) AS tn,
-  argMaxState(fn, __k) AS fn
+  argMaxState(fn, __k) AS fn,
+  argMaxState(selected, __k) AS selected,
+  argMaxState(total, __k) AS total,
+  argMaxState(cell_attributes, __k) AS cell_attributes
 FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
 GROUP BY model_id, environment, model_version, attribute, group_name;
 
@@ -262,6 +273,9 @@ SELECT
   argMaxState(tp, __k) AS tp,
   argMaxState(fp, __k) AS fp,
   argMaxState(tn, __k) AS tn,
-  argMaxState(fn, __k) AS fn
+  argMaxState(fn, __k) AS fn,
+  argMaxState(selected, __k) AS selected,
+  argMaxState(total, __k) AS total,
+  argMaxState(cell_attributes, __k) AS cell_attributes
 FROM (SELECT *, 0 AS __rank, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(event_time)), 72) + bitShiftLeft(toUInt128(toUInt8(__rank)), 64) + toUInt128(cityHash64(event_id)) AS __k FROM model_group_counts WHERE 1)
 GROUP BY model_id, environment, model_version, attribute, group_name;

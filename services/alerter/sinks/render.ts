@@ -8,11 +8,22 @@ export function formatNumber(v: number | null): string {
   return Math.abs(v) >= 100 ? v.toFixed(1) : String(Number(v.toPrecision(4)))
 }
 
-/** "value 0.72 ratio vs threshold 0.8 (higher is better)" */
+/** "[95 % CI 0.61–0.78, n=2000]" for a value with an interval (fairness KPIs); '' otherwise. */
+export function uncertaintyText(job: AlertJob): string {
+  const u = job.uncertainty
+  if (!u) return ''
+  const parts = [
+    u.ciLow !== null && u.ciHigh !== null ? `CI ${formatNumber(u.ciLow)}–${formatNumber(u.ciHigh)}` : '',
+    u.n !== null ? `n=${u.n}` : '',
+  ].filter((p) => p !== '')
+  return parts.length === 0 ? '' : ` [${parts.join(', ')}]`
+}
+
+/** "value 0.72 ratio [CI 0.61–0.78, n=2000] vs threshold 0.8 (higher is better)" */
 export function valueVsThreshold(job: AlertJob): string {
   const unit = job.kpi.unit ? ` ${job.kpi.unit}` : ''
   const dir = job.kpi.direction === 'higher_is_better' ? 'higher is better' : 'lower is better'
-  return `value ${formatNumber(job.value)}${unit} vs threshold ${formatNumber(job.threshold)}${unit} (${dir})`
+  return `value ${formatNumber(job.value)}${unit}${uncertaintyText(job)} vs threshold ${formatNumber(job.threshold)}${unit} (${dir})`
 }
 
 /** "ISO/IEC 27001:2022 A.5.24, A.5.25; ISO/IEC 42001:2023 9.1" (empty when none). */

@@ -11,8 +11,10 @@
     warning: { label: 'Warning', icon: '▲', color: '#E69F00' },
     ok: { label: 'OK', icon: '✔', color: '#009E73' },
     no_data: { label: 'No data', icon: '–', color: '#8A909C' },
+    // Not estimable (a fairness KPI without enough data): never ok, never a breach.
+    insufficient_data: { label: 'Insufficient data', icon: '?', color: '#CC79A7' },
   }
-  const RANK = { no_data: 0, ok: 1, warning: 2, critical: 3 }
+  const RANK = { no_data: 0, ok: 1, insufficient_data: 2, warning: 3, critical: 4 }
   /** Okabe–Ito, colour-blind safe; a marker shape per series too, so colour is never the only cue. */
   const SERIES_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#000000']
   const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot', 'cross']
@@ -288,6 +290,7 @@
           badge('critical', `${s.critical} critical`),
           badge('warning', `${s.warning} warning`),
           badge('ok', `${s.ok} OK`),
+          s.insufficient_data ? badge('insufficient_data', `${s.insufficient_data} insufficient data`) : null,
           s.no_data ? badge('no_data', `${s.no_data} no data`) : null,
         ])
       }
@@ -393,6 +396,35 @@
     return out
   }
 
+  /** "95 % CI 0.62–0.78 · n=2,000", "uncertain: …", or why a value is missing: distinct lines, not colour only. */
+  function uncertaintyLines(m) {
+    if (!m) return []
+    const out = []
+    if (m.ciLow !== null && m.ciLow !== undefined && m.ciHigh !== null && m.ciHigh !== undefined) {
+      out.push(
+        h(
+          'div',
+          { class: 'ci', 'data-testid': 'ci' },
+          `CI ${m.ciLow.toFixed(3)}–${m.ciHigh.toFixed(3)}`,
+          m.n !== null && m.n !== undefined ? ` · n=${m.n.toLocaleString('en')}` : '',
+        ),
+      )
+    }
+    if (m.uncertain) {
+      out.push(
+        h(
+          'div',
+          { class: 'uncertain', 'data-testid': 'uncertain' },
+          `Uncertain: beyond the ${m.uncertain} line, but the interval reaches back (not paged)`,
+        ),
+      )
+    }
+    if (m.status === 'insufficient_data' && m.reason) {
+      out.push(h('div', { class: 'why', 'data-testid': 'why' }, m.reason.split('\n')[0]))
+    }
+    return out
+  }
+
   function buildTile(k) {
     const useTotal = k.total !== null && k.total !== undefined && k.series > 1
     const v = fmtNumber(k.id, k.unit, useTotal ? k.total : k.worst ? k.worst.value : null)
@@ -423,6 +455,7 @@
       h('div', { class: 'tile-top' }, badge(k.status), h('span', { class: 'tile-count' }, count)),
       h('h4', { title: k.description }, k.title),
       h('div', { class: 'tile-value' }, v.text, v.unit ? h('span', { class: 'unit' }, v.unit) : null),
+      ...uncertaintyLines(k.worst),
       detail ? h('div', { class: 'tile-scope' }, detail) : null,
       h('div', { class: 'tile-th' }, thresholdText(k, k.thresholds)),
       h('div', { class: 'iso', 'aria-label': 'ISO references' }, ...isoChips(k.iso)),
@@ -786,8 +819,14 @@
               'tr',
               {
                 class:
-                  [latest ? 'latest' : '', v.breachedMetrics.length ? 'has-sub' : ''].join(' ').trim() ||
-                  null,
+                  [
+                    latest ? 'latest' : '',
+                    v.breachedMetrics.length || v.insufficientMetrics?.length || v.uncertainMetrics?.length
+                      ? 'has-sub'
+                      : '',
+                  ]
+                    .join(' ')
+                    .trim() || null,
                 'data-model': m.modelId,
                 'data-version': v.modelVersion,
               },
@@ -796,6 +835,9 @@
                 { 'data-label': 'Version' },
                 v.modelVersion,
                 latest ? h('small', { class: 'muted' }, ' (latest)') : null,
+                v.labelCoverage && v.labelCoverage.value !== null && v.labelCoverage.value < 1
+                  ? h('small', { class: 'muted' }, ` · labels ${Math.round(v.labelCoverage.value * 100)} %`)
+                  : null,
               ),
               h('td', { 'data-label': 'Status', 'data-testid': 'model-status' }, badge(v.status)),
               h(
@@ -808,6 +850,16 @@
                 { class: 'num', 'data-label': 'Disparate impact ratio' },
                 v.disparateImpact ? v.disparateImpact.ratio.toFixed(3) : '—',
                 v.disparateImpact ? h('small', { class: 'muted' }, ` ${v.disparateImpact.attribute}`) : null,
+                ...uncertaintyLines(
+                  v.disparateImpact
+                    ? v.attributes.find((a) => a.attribute === v.disparateImpact.attribute)
+                        ?.disparateImpactRatio
+                    : null,
+                ),
+                !v.disparateImpact &&
+                  v.insufficientMetrics?.some((m) => m.startsWith('disparateImpactRatio:'))
+                  ? badge('insufficient_data')
+                  : null,
               ),
               h(
                 'td',
@@ -819,6 +871,25 @@
               ),
             ),
           )
+          for (const [list, text, cls] of [
+            [v.insufficientMetrics, 'insufficient data (not estimable) on: ', 'sub-row insufficient'],
+            [v.uncertainMetrics, 'beyond a line, interval not confirming, on: ', 'sub-row uncertain-row'],
+          ]) {
+            if (list?.length) {
+              rows.push(
+                h(
+                  'tr',
+                  { class: `${cls}${latest ? ' latest' : ''}` },
+                  h(
+                    'td',
+                    { colspan: 5 },
+                    h('span', { class: 'muted' }, `${v.modelVersion} ${text}`),
+                    list.map(metricName).join(', '),
+                  ),
+                ),
+              )
+            }
+          }
           if (v.breachedMetrics.length) {
             rows.push(
               h(

@@ -1,7 +1,7 @@
 /**
  * Trustworthy group fairness from counts: the parity set with exact threshold comparisons, confidence
  * intervals and explicit "not estimable" outcomes. Pure functions, no I/O. See README.md beside this
- * file. The older `../fairness.ts` mirrors the catalog's SQL and stays until the evaluator moves here.
+ * file. The evaluator (../engine/model.ts) and the reference SQL (../fairness-sql.ts) use it.
  */
 export * from './exact.js'
 export * from './intersectional.js'

@@ -86,23 +86,29 @@ export async function generateFacts(
       FROM numbers(${models * versions * evaluations})
     )`)
 
-  // Per evaluation, 2 protected attributes × 3 groups of confusion counts.
+  // Per evaluation, 2 protected attributes × 3 groups of confusion counts. The second attribute's groups
+  // vary by evaluation (kind): confusion counts only; prediction-only counts (selected of total, no
+  // labels); both; or cells of the intersection sex × age_band.
   await run(`INSERT INTO model_group_counts
-    (event_id, event_time, model_id, model_version, environment, attribute, group_name, tp, fp, tn, fn)
+    (event_id, event_time, model_id, model_version, environment, attribute, group_name, tp, fp, tn, fn,
+     selected, total, cell_attributes)
     SELECT
       concat('mme-', toString(ev)) AS event_id,
       ${now} - toIntervalDay(400) + toIntervalDay(v * 30 + e % 30) + toIntervalSecond(e) AS event_time,
       concat('model-', toString(m)) AS model_id,
       concat('v', toString(v + 1)) AS model_version,
       'production' AS environment,
-      ['sex', 'age_band'][1 + intDiv(r, 3)] AS attribute,
-      concat('g', toString(r % 3)) AS group_name,
-      cityHash64(number, 1) % 500 AS tp,
-      cityHash64(number, 2) % 200 AS fp,
-      cityHash64(number, 3) % 500 AS tn,
-      cityHash64(number, 4) % 200 AS fn
+      if(second AND kind = 3, 'sex×age_band', ['sex', 'age_band'][1 + intDiv(r, 3)]) AS attribute,
+      if(second AND kind = 3, concat('sex=g', toString(r % 3), ';age_band=a', toString(e % 2)), concat('g', toString(r % 3))) AS group_name,
+      if(second AND kind = 1, 0, cityHash64(number, 1) % 500) AS tp,
+      if(second AND kind = 1, 0, cityHash64(number, 2) % 200) AS fp,
+      if(second AND kind = 1, 0, cityHash64(number, 3) % 500) AS tn,
+      if(second AND kind = 1, 0, cityHash64(number, 4) % 200) AS fn,
+      if(second AND kind IN (1, 2), cityHash64(number, 5) % 700, 0) AS selected,
+      if(second AND kind IN (1, 2), 700 + cityHash64(number, 6) % 900, 0) AS total,
+      if(second AND kind = 3, ['sex', 'age_band'], []) AS cell_attributes
     FROM (
-      SELECT number, intDiv(number, 6) AS ev, number % 6 AS r,
+      SELECT number, intDiv(number, 6) AS ev, number % 6 AS r, r >= 3 AS second, cityHash64(ev, 9) % 4 AS kind,
         intDiv(ev, ${versions * evaluations}) AS m, intDiv(ev, ${evaluations}) % ${versions} AS v, ev % ${evaluations} AS e
       FROM numbers(${models * versions * evaluations * 6})
     )`)

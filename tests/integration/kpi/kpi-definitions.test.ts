@@ -7,10 +7,12 @@ import { type ClickHouse, createClickHouse, queryRows } from '../../../shared/cl
 import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../../shared/config/env.js'
 import {
+  classify,
   evaluate,
   fingerprint,
   identify,
   OPEN_BREACHES_SQL,
+  reasonCodes,
   restoreStates,
   type StoredTransition,
   toClickHouseTime,
@@ -19,9 +21,12 @@ import {
 } from '../../../shared/kpi/breach-state.js'
 import { getKpi } from '../../../shared/kpi/catalog.js'
 import type { Sample } from '../../../shared/kpi/engine/sample.js'
+import { computeFairnessKpi } from '../../../shared/kpi/fairness/parity.js'
+import { DEFAULT_FAIRNESS_KPIS, kpiName } from '../../../shared/kpi/fairness/spec.js'
 import { fairnessReport, type GroupCounts } from '../../../shared/kpi/fairness.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { resolveThresholds } from '../../../shared/kpi/thresholds.js'
+import { expectSameSamples } from './same-samples.js'
 
 /**
  * Every KPI, two ways, on fact rows written straight into the fact tables (this tests the definitions,
@@ -167,19 +172,25 @@ async function insertTwice<T>(table: string, rows: T[]) {
   await ch.client.insert({ table, values: rows, format: 'JSONEachRow' })
 }
 
+/** An engine sample as the breach machine takes it (a Date instead of ms). */
+const toMachine = (s: Sample) => ({ ...s, at: new Date(s.at) })
+
 const sortedByScope = (samples: Sample[]) =>
   [...samples].sort((a, b) => JSON.stringify(a.scope).localeCompare(JSON.stringify(b.scope)))
 
 type Row = { [label: string]: string | number | null; value: number | null }
 
-/** The series of one KPI at `now`, asserting the reference and the live path agree exactly. */
-async function values(kpiId: string, now = NOW): Promise<Row[]> {
+/** The samples of one KPI at `now`, asserting the reference and the live path agree exactly. */
+async function samples(kpiId: string, now = NOW): Promise<Sample[]> {
   const [reference, live] = await Promise.all([runReference(ch, now), snapshotFromState(ch, now)])
-  const pick = (samples: Sample[]) =>
-    sortedByScope(samples.filter((s) => s.kpiId === kpiId)).map((s) => ({ ...s.scope, value: s.value }))
-  const expected = pick(reference)
-  expect(pick(live), `${kpiId} at ${now.toISOString()}: live path vs reference`).toEqual(expected)
-  return expected
+  const mine = (all: Sample[]) => sortedByScope(all.filter((s) => s.kpiId === kpiId))
+  expectSameSamples(mine(live), mine(reference), `${kpiId} at ${now.toISOString()}: live path vs reference`)
+  return mine(live)
+}
+
+/** The series of one KPI at `now` (scope labels and value), the reference and the live path agreeing. */
+async function values(kpiId: string, now = NOW): Promise<Row[]> {
+  return (await samples(kpiId, now)).map((s) => ({ ...s.scope, value: s.value }))
 }
 
 async function one(kpiId: string, now = NOW): Promise<number | null> {
@@ -678,11 +689,21 @@ describe('model KPIs', () => {
       { model_id: 'credit', environment: 'staging', model_version: 'v2', value: 0.6 }, // its own series
       { model_id: 'fraud', environment: P, model_version: 'v1', value: 0.79 },
     ])
-    const f1 = await values('model.f1')
-    expect(f1.filter((r) => r.value !== null)).toEqual([
+    const f1 = await samples('model.f1')
+    expect(f1.filter((r) => r.value !== null).map((r) => ({ ...r.scope, value: r.value }))).toEqual([
       { model_id: 'credit', environment: P, model_version: 'v1', value: 0.8 }, // the latest v1 event has no f1
       { model_id: 'credit', environment: P, model_version: 'v2', value: 0.7 },
+      // fraud reports no F1: derived from its counts, tp = 0 so F1 = 2·0 / (0 + 0 + 6) = 0
+      { model_id: 'fraud', environment: P, model_version: 'v1', value: 0 },
     ])
+    // Reported values win; where the counts say otherwise beyond rounding, the reason says so. credit v1's
+    // one group (10, 0, 10, 0) gives F1 = 20/20 = 1 against the reported 0.8.
+    // credit v2 reports 0.7; its counts (the "age" attribute first by name: tp 25, fp 10, fn 10) give
+    // 50/70 = 0.714…, within the reported value's rounding (0.05 for one decimal): no disagreement.
+    expect(f1.map((r) => reasonCodes(r.reason))).toEqual([['disagreement'], [], [], [], ['derived']])
+    expect(f1[0]!.reason).toMatch(
+      /^disagreement: reported 0\.8, 1 derived from the confusion counts of "sex"/,
+    )
     expect(
       (await values('model.auc')).find((r) => r.model_version === 'v1' && r.model_id === 'credit')?.value,
     ).toBe(0.95)
@@ -700,36 +721,57 @@ describe('model KPIs', () => {
   })
 
   it('computes fairness from the latest evaluation only, never summing duplicates', async () => {
-    const expected = fairnessReport([
+    const latest = [
       { group: 'f', tp: 10, fp: 10, tn: 70, fn: 10 },
       { group: 'm', tp: 30, fp: 10, tn: 50, fn: 10 },
       { group: 'x', tp: 45, fp: 5, tn: 40, fn: 10 },
-    ])
+    ]
+    const module = (i: number) => computeFairnessKpi(latest, DEFAULT_FAIRNESS_KPIS[i]!)
     const pick = async (id: string) =>
       Object.fromEntries(
-        (await values(id)).map((r) => [`${r.model_id}/${r.model_version}/${r.attribute}`, r.value]),
+        (await samples(id)).map((r) => [
+          `${r.scope.model_id}/${r.scope.model_version}/${r.scope.attribute}`,
+          r,
+        ]),
       )
     const dpd = await pick('model.demographic_parity_difference')
     const dir = await pick('model.disparate_impact_ratio')
     const eod = await pick('model.equalized_odds_difference')
     const gap = await pick('model.accuracy_gap')
-    expect(dpd['credit/v2/sex']).toBe(expected.demographicParityDifference)
-    expect(dir['credit/v2/sex']).toBe(expected.disparateImpactRatio)
-    expect(dir['credit/v2/sex']).toBeCloseTo(0.4, 12)
-    expect(eod['credit/v2/sex']).toBeCloseTo(45 / 55 - 0.5, 12)
-    expect(gap['credit/v2/sex']).toBeCloseTo(0.05, 12)
+    // Every group has 100 samples: selection rates f 0.2, m 0.4, x 0.5 → DPD 0.3, DIR 0.4, exactly as before.
+    expect(dpd['credit/v2/sex']!.value).toBe(fairnessReport(latest).demographicParityDifference)
+    expect(dir['credit/v2/sex']!.value).toBe(fairnessReport(latest).disparateImpactRatio)
+    expect(dir['credit/v2/sex']!.value).toBeCloseTo(0.4, 12)
+    expect(dir['credit/v2/sex']!.exact).toEqual({ num: 2n, den: 5n })
+    expect(dir['credit/v2/sex']!.n).toBe(200)
+    expect(gap['credit/v2/sex']!.value).toBeCloseTo(0.05, 12)
+    // f has 20 actual positives, below the minimum of 30: its TPR is left out (listed in the reason).
+    // TPR m 30/40 = 0.75, x 45/55; FPR f 10/80, m 10/60, x 5/45 → EOD = max(45/55 − 0.75, 1/6 − 1/9).
+    expect(eod['credit/v2/sex']!.value).toBeCloseTo(45 / 55 - 0.75, 12)
+    expect(eod['credit/v2/sex']!.value).toBe(module(2).value)
+    expect(eod['credit/v2/sex']!.reason).toMatch(
+      /^excluded_groups: "f" true positive rate below the minimum sample \(n=20 < 30\)/,
+    )
+    for (const [i, r] of [dpd, dir, eod, gap].entries()) {
+      const m = module(i)
+      expect([r['credit/v2/sex']!.ci_low, r['credit/v2/sex']!.ci_high], m.name).toEqual([m.ci_low, m.ci_high])
+    }
     // attribute reported only by the older evaluation keeps that evaluation's values
-    expect(dpd['credit/v2/age']).toBeCloseTo(0.3, 12)
-    expect(dir['credit/v2/age']).toBeCloseTo(0.4, 12)
-    // single group: 0 / 1; nobody selected: ratio null
-    expect([dpd['credit/v1/sex'], dir['credit/v1/sex'], eod['credit/v1/sex'], gap['credit/v1/sex']]).toEqual([
-      0, 1, 0, 0,
-    ])
-    expect(dir['fraud/v1/sex']).toBeNull()
-    expect(dpd['fraud/v1/sex']).toBe(0)
+    expect(dpd['credit/v2/age']!.value).toBeCloseTo(0.3, 12)
+    expect(dir['credit/v2/age']!.value).toBeCloseTo(0.4, 12)
+    // A single group cannot be assessed: no value, insufficient data, never ok (it read 0 / 1 before).
+    for (const r of [dpd, dir, eod, gap]) {
+      expect(r['credit/v1/sex']!.value).toBeNull()
+      expect(reasonCodes(r['credit/v1/sex']!.reason)).toEqual(['too_few_groups'])
+      const th = resolveThresholds(getKpi(r['credit/v1/sex']!.kpiId), r['credit/v1/sex']!.scope)
+      expect(classify(toMachine(r['credit/v1/sex']!), th)).toBe('insufficient_data')
+    }
+    // fraud's groups have 15 and 21 samples: below the minimum, so not estimable either.
+    expect(dir['fraud/v1/sex']!.value).toBeNull()
+    expect(reasonCodes(dir['fraud/v1/sex']!.reason)).toEqual(['too_few_groups'])
   })
 
-  it('matches fairness.ts exactly on random groups (SQL vs TS property)', async () => {
+  it('equals the fairness module on random groups, and fairness.ts bit for bit with minSamples 1 (property)', async () => {
     let rng = 42
     const rand = (n: number) => {
       rng = (rng * 1_103_515_245 + 12_345) % 2_147_483_648
@@ -762,40 +804,40 @@ describe('model KPIs', () => {
     }
     await insertTwice('model_group_counts', rows)
     await insertTwice('model_metric_events', [metricRow('property', 'v0', -3 * D, { accuracy: 0.5 })])
-    const [reference, live] = await Promise.all([
-      runReference(ch, NOW, { areas: ['model'] }),
-      snapshotFromState(ch, NOW),
-    ])
-    const byKpi = (samples: Sample[], id: string) =>
-      new Map(
-        samples
-          .filter((s) => s.kpiId === id && s.scope.model_id === 'property')
-          .map((s) => [s.scope.model_version!, s.value]),
-      )
-    const ids = {
-      demographicParityDifference: 'model.demographic_parity_difference',
-      disparateImpactRatio: 'model.disparate_impact_ratio',
-      equalizedOddsDifference: 'model.equalized_odds_difference',
-      accuracyGap: 'model.accuracy_gap',
-    } as const
-    const sql = Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, byKpi(reference, id)])) as Record<
-      keyof typeof ids,
-      Map<string, number | null>
-    >
-    const engine = Object.fromEntries(Object.entries(ids).map(([k, id]) => [k, byKpi(live, id)])) as Record<
-      keyof typeof ids,
-      Map<string, number | null>
-    >
-    let nulls = 0
-    for (const [version, groups] of cases) {
-      const ts = fairnessReport(groups)
-      for (const key of Object.keys(sql) as (keyof typeof sql)[]) {
-        expect(sql[key].get(version), `${key} ${version} ${JSON.stringify(groups)}`).toBe(ts[key])
-        expect(engine[key].get(version), `live ${key} ${version}`).toBe(ts[key])
-        if (ts[key] === null) nulls++
+    const mine = (all: Sample[]) => all.filter((s) => s.scope.model_id === 'property' && s.scope.attribute)
+    let notEstimable = 0
+    let compared = 0
+    for (const config of [undefined, { fairness: { minSamples: 1 } }]) {
+      const [reference, live] = await Promise.all([
+        runReference(ch, NOW, { areas: ['model'], config }),
+        snapshotFromState(ch, NOW, config),
+      ])
+      compared += expectSameSamples(mine(live), mine(reference), `property, config ${JSON.stringify(config)}`)
+      const byKpi = new Map(mine(live).map((s) => [`${s.kpiId} ${s.scope.model_version}`, s]))
+      for (const [version, all] of cases) {
+        // The state holds groups in name order; empty groups are stored too.
+        for (const spec of DEFAULT_FAIRNESS_KPIS) {
+          const kpiId = `model.${kpiName(spec)}`
+          const got = byKpi.get(`${kpiId} ${version}`)!
+          const want = computeFairnessKpi(all, spec, { minSamples: config?.fairness.minSamples ?? 30 })
+          expect(got.value, `${kpiId} ${version} ${JSON.stringify(all)}`).toBe(want.value)
+          if (want.value === null) notEstimable++
+          // With minSamples 1 the module's spread forms are the old fairness.ts wherever they are estimable.
+          if (config && want.estimable) {
+            const old = fairnessReport(all)
+            const field = {
+              demographic_parity_difference: 'demographicParityDifference',
+              disparate_impact_ratio: 'disparateImpactRatio',
+              equalized_odds_difference: 'equalizedOddsDifference',
+              accuracy_gap: 'accuracyGap',
+            }[kpiName(spec)] as keyof typeof old
+            expect(got.value, `${kpiId} ${version} vs fairness.ts`).toBe(old[field])
+          }
+        }
       }
     }
-    expect(nulls).toBeGreaterThan(0) // the null rules were exercised
+    expect(compared).toBeGreaterThan(2000)
+    expect(notEstimable).toBeGreaterThan(0) // the not-estimable rules were exercised
   })
 })
 
@@ -848,6 +890,7 @@ describe('the whole catalog', () => {
       const got = new Map(live.map((x) => [key(x), x.value]))
       expect([...got.keys()].sort(), now.toISOString()).toEqual([...ref.keys()].sort())
       for (const [k, v] of ref) expect(got.get(k), `${k} at ${now.toISOString()}`).toBe(v)
+      expectSameSamples(live, reference, now.toISOString())
       for (const v of ref.values()) expect(v === null || Number.isFinite(v)).toBe(true)
       if (offset === 0) expect(ref.size).toBeGreaterThan(40)
     }

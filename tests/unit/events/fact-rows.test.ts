@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import {
@@ -14,12 +14,18 @@ import {
 } from '../../../shared/events/index.js'
 import { allValidLines, sample } from './fixtures.js'
 
-/** Column name → type of every fact table, read from the migration so a change to either side fails here. */
-function ddlColumns(): Map<string, { name: string; type: string; hasDefault: boolean }[]> {
-  const sql = readFileSync(
-    fileURLToPath(new URL('../../../deploy/clickhouse/migrations/0001_facts.sql', import.meta.url)),
+const migration = (file: string) =>
+  readFileSync(
+    fileURLToPath(new URL(`../../../deploy/clickhouse/migrations/${file}`, import.meta.url)),
     'utf8',
   )
+
+/**
+ * Column name → type of every fact table, read from the migrations so a change to either side fails
+ * here: the tables of 0001_facts.sql with the columns later migrations add (`ADD COLUMN IF NOT EXISTS`).
+ */
+function ddlColumns(): Map<string, { name: string; type: string; hasDefault: boolean }[]> {
+  const sql = migration('0001_facts.sql')
   const tables = new Map<string, { name: string; type: string; hasDefault: boolean }[]>()
   for (const match of sql.matchAll(/CREATE TABLE IF NOT EXISTS (\w+) \(\n([\s\S]*?)\n\) ENGINE/g)) {
     const columns = match[2]!
@@ -32,6 +38,23 @@ function ddlColumns(): Map<string, { name: string; type: string; hasDefault: boo
         return { name: name!, type: rest!.replace(/ DEFAULT .*$/, ''), hasDefault }
       })
     tables.set(match[1]!, columns)
+  }
+  const later = readdirSync(fileURLToPath(new URL('../../../deploy/clickhouse/migrations/', import.meta.url)))
+    .filter((f) => f.endsWith('.sql') && f > '0001')
+    .sort()
+  for (const file of later) {
+    for (const alter of migration(file).matchAll(/ALTER TABLE (\w+)\n((?:\s+ADD COLUMN [^\n]*\n?)+)/g)) {
+      const columns = tables.get(alter[1]!)
+      if (columns === undefined) continue
+      for (const add of alter[2]!.matchAll(/ADD COLUMN IF NOT EXISTS (\w+) ([^,;\n]+(?:\([^)]*\))?)[,;]?/g)) {
+        const rest = add[2]!.trim()
+        columns.push({
+          name: add[1]!,
+          type: rest.replace(/ DEFAULT .*$/, ''),
+          hasDefault: / DEFAULT /.test(rest),
+        })
+      }
+    }
   }
   return tables
 }
@@ -67,7 +90,7 @@ function events(): AimsEvent[] {
   })
 }
 
-describe('toFactRows against deploy/clickhouse/migrations/0001_facts.sql', () => {
+describe('toFactRows against deploy/clickhouse/migrations (0001_facts.sql and later ADD COLUMNs)', () => {
   const ddl = ddlColumns()
 
   it('knows every fact table of the migration', () => {
@@ -178,6 +201,9 @@ describe('toFactRows values', () => {
         fp: 80,
         tn: 700,
         fn: 90,
+        selected: 0,
+        total: 0,
+        cell_attributes: [],
       },
     })
   })

@@ -464,6 +464,10 @@ describe('mapping', () => {
       status: 'warning',
       warning_threshold: 0.8,
       critical_threshold: 0.6,
+      n: null,
+      ci_low: null,
+      ci_high: null,
+      reason: '',
     })
   })
 })

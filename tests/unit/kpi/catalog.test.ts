@@ -88,7 +88,10 @@ describe('KPI catalog', () => {
         expect(sql, area).not.toMatch(/\bFINAL\b/)
         if (axis) expect(sql, area).toContain(`${axis} <= {now:DateTime64(3)}`)
       }
-      for (const kpi of KPIS.filter((k) => k.area === area)) expect(build(), kpi.id).toContain(`'${kpi.id}'`)
+      // Every KPI of the area once the configuration enables it (the parity set beyond the default is opt-in).
+      const all = { kpis: Object.fromEntries(KPIS.map((k) => [k.id, { enabled: true }])) }
+      for (const kpi of KPIS.filter((k) => k.area === area))
+        expect(build(undefined, all), kpi.id).toContain(`'${kpi.id}'`)
     }
   })
 

@@ -58,6 +58,14 @@ export function toPostableAlerts(
     transition: job.kind,
     transition_id: job.transitionId,
     ...(refs ? { iso_references: refs } : {}),
+    // The sample and confidence interval behind the value (fairness KPIs).
+    ...(job.uncertainty
+      ? {
+          n: job.uncertainty.n === null ? '' : String(job.uncertainty.n),
+          ci_low: job.uncertainty.ciLow === null ? '' : String(job.uncertainty.ciLow),
+          ci_high: job.uncertainty.ciHigh === null ? '' : String(job.uncertainty.ciHigh),
+        }
+      : {}),
   }
   const base = { annotations, startsAt: job.startsAt, generatorURL: job.links.review }
   if (job.kind === 'resolved') return [{ ...base, labels: labelsFor(job, job.severity), endsAt: job.at }]
