@@ -11,6 +11,7 @@ import { topicNames } from '../../../shared/kafka/topics.js'
 import { fingerprint, reasonCodes } from '../../../shared/kpi/breach-state.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { apiJson, testAuth } from '../../helpers/api.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import { openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
 
@@ -83,6 +84,7 @@ describe('fairness end to end: insufficient data, exact thresholds, intervals, i
   let alerts: Queue<AlertJob>
   let store: BreachStore
   let base: string
+  const auth = testAuth()
   let now = new Date('2026-04-01T12:00:00.000Z')
   const clock = () => now
   let step = 0
@@ -96,7 +98,7 @@ describe('fairness end to end: insufficient data, exact thresholds, intervals, i
   beforeAll(async () => {
     stack = await openStack(testConfig())
     redis = createRedis(stack.cfg, 'worker')
-    http = new HttpServer(stack.health, stack.log)
+    http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
     // The interval policy for two models; the small one with a minimum sample of 10 so its 20 samples
     // are judged at all (the default minimum of 30 would make it insufficient data).
@@ -432,8 +434,8 @@ describe('fairness end to end: insufficient data, exact thresholds, intervals, i
   })
 
   it('the read API shows insufficient data, intervals and uncertain values distinctly', async () => {
-    // biome-ignore lint/suspicious/noExplicitAny: JSON bodies read field by field
-    const get = async (path: string): Promise<any> => (await fetch(`${base}${path}`)).json()
+    // As an executive, who reads the model views and the scorecard; role tests live in tests/integration/http.
+    const get = (path: string) => apiJson(base, path, auth.tokens.executive)
     const one = (await get('/api/views/models?model=one-group')).models[0].versions[0]
     expect(one.attributes[0]).toMatchObject({
       attribute: 'region',
