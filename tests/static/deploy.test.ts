@@ -600,17 +600,67 @@ describe('least privilege: ClickHouse users (deploy/clickhouse/users.d)', () => 
     expect(aims).toContain('<access_management>0</access_management>')
   })
 
-  it('lets Grafana read the KPI, breach and delivery tables only: never dead_letters or raw facts', () => {
-    const granted = grants(grafana).map((g) => {
-      const m = /^GRANT SELECT ON aims\.(\w+)$/.exec(g)
-      expect(m, `only SELECT on a named table: ${g}`).not.toBeNull()
-      return m![1]!
-    })
-    expect(granted.sort()).toEqual(['alert_deliveries', 'breach_transitions', 'kpi_values'])
-    for (const t of granted) expect(tables, `${t} is a table of the migrations`).toContain(t)
-    for (const raw of ['dead_letters', 'privacy_incident_events', 'audit_finding_events']) {
-      expect(tables).toContain(raw)
-      expect(granted).not.toContain(raw)
+  /** Columns per table, from CREATE TABLE and ALTER TABLE ... ADD COLUMN in the migrations. */
+  const columns = new Map<string, string[]>()
+  const migrations = readdirSync(join(root, 'deploy/clickhouse/migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .map((f) => read(`deploy/clickhouse/migrations/${f}`))
+    .join('\n')
+  for (const m of migrations.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)\s*\(([\s\S]*?)\n\)/g)) {
+    columns.set(
+      m[1]!,
+      [...m[2]!.matchAll(/^\s*(\w+)\s+[A-Z]/gm)].map((c) => c[1]!),
+    )
+  }
+  for (const m of migrations.matchAll(/ALTER TABLE (\w+)((?:\s*ADD COLUMN IF NOT EXISTS \w+[^,;]*[,;])+)/g)) {
+    for (const c of m[2]!.matchAll(/ADD COLUMN IF NOT EXISTS (\w+)/g)) columns.get(m[1]!)?.push(c[1]!)
+  }
+  /** Every SQL text of the dashboards: panel targets and template variables. */
+  const dashboardSql: string[] = []
+  const collect = (o: unknown): void => {
+    if (!o || typeof o !== 'object') return
+    for (const [k, v] of Object.entries(o)) {
+      if (['rawSql', 'query', 'definition'].includes(k) && typeof v === 'string') dashboardSql.push(v)
+      else collect(v)
+    }
+  }
+  for (const f of readdirSync(join(root, 'dashboards')).filter((f) => f.endsWith('.json'))) {
+    collect(JSON.parse(read(`dashboards/${f}`)))
+  }
+  /** Table → columns a dashboard query names (a query naming a table reads its columns it mentions). */
+  const queried = new Map<string, Set<string>>()
+  for (const sql of dashboardSql) {
+    for (const [table, cols] of columns) {
+      if (!new RegExp(`\\b(FROM|JOIN)\\s+${table}\\b`).test(sql)) continue
+      const used = queried.get(table) ?? new Set<string>()
+      for (const c of cols) if (new RegExp(`\\b${c}\\b`).test(sql)) used.add(c)
+      queried.set(table, used)
+    }
+  }
+  const granted = new Map<string, string[]>()
+  for (const g of grants(grafana)) {
+    const m = /^GRANT SELECT\(([\w, ]+)\) ON aims\.(\w+)$/.exec(g)
+    expect(m, `only SELECT on named columns of a named table: ${g}`).not.toBeNull()
+    granted.set(
+      m![2]!,
+      m![1]!.split(',').map((c) => c.trim()),
+    )
+  }
+
+  it('lets Grafana read exactly the columns the dashboards query, never a payload', () => {
+    expect(dashboardSql.length).toBeGreaterThan(50)
+    expect([...granted.keys()].sort()).toEqual([...queried.keys()].sort())
+    for (const [table, used] of queried) {
+      expect(tables, `${table} is a table of the migrations`).toContain(table)
+      expect(granted.get(table)!.sort(), table).toEqual([...used].sort())
+      for (const c of granted.get(table)!) expect(columns.get(table), `${table}.${c}`).toContain(c)
+    }
+    // Rejected payloads and what producers attached to them stay with operators.
+    for (const c of ['value_base64', 'key', 'headers'])
+      expect(granted.get('dead_letters') ?? []).not.toContain(c)
+    for (const raw of ['privacy_incident_events', 'audit_finding_events']) {
+      expect(granted.get(raw) ?? []).not.toContain('source')
+      expect(granted.get(raw) ?? []).not.toContain('ingested_at')
     }
     expect(grafana).toContain('<readonly>2</readonly>')
     expect(grafana).toContain('<access_management>0</access_management>')
