@@ -9,6 +9,7 @@ import { HttpServer } from '../../shared/http/server.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { parseAimsConfig } from '../../shared/kpi/thresholds.js'
 import { createRedis } from '../../shared/redis/client.js'
+import { bearer, loginLink, testAuth } from '../helpers/api.js'
 import { testConfig, waitFor } from '../helpers/infra.js'
 import { openStack, produce, REPO_ROOT, startTestCollector, type TestStack } from '../helpers/pipeline.js'
 
@@ -29,6 +30,9 @@ describe('review page: intervals and insufficient data, distinctly', () => {
   let collector: Awaited<ReturnType<typeof startTestCollector>>
   let redis: Redis
   let http: HttpServer
+  // The ML team's view of its models; role checks live in tests/integration/http.
+  const auth = testAuth()
+  const token = auth.tokens.ml
   let processor: Processor
   let browser: Browser
   let base: string
@@ -58,7 +62,7 @@ describe('review page: intervals and insufficient data, distinctly', () => {
   beforeAll(async () => {
     stack = await openStack(testConfig())
     redis = createRedis(stack.cfg, 'worker')
-    http = new HttpServer(stack.health, stack.log)
+    http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
     processor = await startProcessor({
       cfg: stack.cfg,
@@ -107,7 +111,7 @@ describe('review page: intervals and insufficient data, distinctly', () => {
     await waitFor(
       'the three models evaluated',
       async () => {
-        const res = await fetch(`${base}/api/views/models`)
+        const res = await fetch(`${base}/api/views/models`, { headers: bearer(token) })
         const body = (await res.json()) as { models: { modelId: string }[] }
         return body.models.length >= 3 ? true : undefined
       },
@@ -141,7 +145,7 @@ describe('review page: intervals and insufficient data, distinctly', () => {
     const page = await browser.newPage({ viewport: { width: 1440, height: 1400 } })
     const problems: string[] = []
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`))
-    await page.goto(`${base}/`)
+    await page.goto(loginLink(base, token))
     const models = page.locator('#models-body')
     const row = (modelId: string) => models.locator(`tr[data-model="${modelId}"]`)
 
@@ -149,7 +153,7 @@ describe('review page: intervals and insufficient data, distinctly', () => {
     const loan = row('loan-approval')
     await loan.getByTestId('ci').waitFor({ timeout: 30_000 })
     expect(await loan.getByTestId('ci').textContent()).toMatch(/^CI 0\.\d{3}–0\.\d{3} · n=4,000$/)
-    expect(await loan.locator('td').nth(2).textContent()).toContain('0.750')
+    expect(await loan.locator('td[data-label="Disparate impact ratio"]').textContent()).toContain('0.750')
 
     // Uncertain: beyond the warning line, the interval reaching back; status stays OK.
     const pilot = row('screening-pilot')
