@@ -185,6 +185,20 @@ describe('review page: intervals and insufficient data, distinctly', () => {
     // The scorecard counts insufficient data apart from ok and from no data.
     expect(await page.locator('#stat-kpis').textContent()).toMatch(/\d+ insufficient data/)
 
+    // The ML role reads no incidents, nonconformities or dead letters: those sections, their headline
+    // tiles and their links are not shown at all (rather than empty).
+    for (const id of [
+      'incidents-section',
+      'ncs-section',
+      'dead-letters-section',
+      'stat-incidents',
+      'stat-ncs',
+    ]) {
+      expect(await page.locator(`#${id}`).isHidden(), id).toBe(true)
+    }
+    expect(await page.locator('nav.sections a[href="/#incidents-section"]').isHidden()).toBe(true)
+    expect(await page.locator('#models-section').isVisible()).toBe(true)
+
     await page.locator('#models-section').scrollIntoViewIfNeeded()
     mkdirSync(join(REPO_ROOT, 'test-artifacts'), { recursive: true })
     await page.screenshot({ path: SCREENSHOT, fullPage: true })

@@ -1519,6 +1519,19 @@
     if (ncs) renderNcs(ncs)
     if (deadLetters) renderDeadLetters(deadLetters.deadLetters)
     renderHeadline(score, breaches?.breaches, incidents, ncs)
+    // A view the caller's role does not cover (403) is not shown at all: no empty section, tile or link.
+    const denied = (i) => results[i].status === 'rejected' && results[i].reason.status === 403
+    for (const [i, section, tile] of [
+      [2, 'models-section', null],
+      [3, 'incidents-section', 'stat-incidents'],
+      [4, 'ncs-section', 'stat-ncs'],
+      [8, 'dead-letters-section', null],
+    ]) {
+      $(section).hidden = denied(i)
+      if (tile) $(tile).hidden = denied(i)
+      const link = document.querySelector(`nav.sections a[href="/#${section}"]`)
+      if (link) link.hidden = denied(i)
+    }
     const failed = results
       // A view the caller's role does not cover (403) is left out, not reported as a failure.
       .map((r, i) =>
