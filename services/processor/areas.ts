@@ -8,6 +8,7 @@ import type { Sample } from '../../shared/kpi/engine/sample.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import type { ProcessorMetrics } from './metrics.js'
+import { Coalescing, Serial } from './serial.js'
 import type { SeriesEvaluator } from './series.js'
 import { stateReader } from './state-reader.js'
 
@@ -26,16 +27,6 @@ interface AreaDeps {
   config: AimsConfig | undefined
   log: Logger
   metrics: ProcessorMetrics
-}
-
-/** One operation at a time, in order; a failed one does not stop the next. */
-class Serial {
-  private tail: Promise<unknown> = Promise.resolve()
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn)
-    this.tail = next.catch(() => undefined)
-    return next
-  }
 }
 
 const idsOf = (kpis: readonly KpiDefinition[], area: string) =>
@@ -112,13 +103,15 @@ export class PrivacyRunner implements TimedArea {
     )
   }
 
+  private readonly triggers = new Coalescing(this.serial, async (ids, now) => {
+    const incidents = await stateReader.incidents(this.deps.ch, ids)
+    const clocks = this.engine.upsert(incidents, now)
+    await this.deps.series.evaluate([...clocks, ...this.engine.aggregates(now)])
+    this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
+  })
+
   onTrigger(ids: readonly string[], now: number): Promise<void> {
-    return this.serial.run(async () => {
-      const incidents = await stateReader.incidents(this.deps.ch, ids)
-      const clocks = this.engine.upsert(incidents, now)
-      await this.deps.series.evaluate([...clocks, ...this.engine.aggregates(now)])
-      this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
-    })
+    return this.triggers.submit(ids, now)
   }
 
   tick(now: number): Promise<void> {
@@ -169,13 +162,15 @@ export class AuditRunner implements TimedArea {
     )
   }
 
+  private readonly triggers = new Coalescing(this.serial, async (ids, now) => {
+    const findings = await stateReader.findings(this.deps.ch, ids)
+    this.engine.upsert(findings, now)
+    await this.deps.series.evaluate(this.engine.samples(now))
+    this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
+  })
+
   onTrigger(ids: readonly string[], now: number): Promise<void> {
-    return this.serial.run(async () => {
-      const findings = await stateReader.findings(this.deps.ch, ids)
-      this.engine.upsert(findings, now)
-      await this.deps.series.evaluate(this.engine.samples(now))
-      this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
-    })
+    return this.triggers.submit(ids, now)
   }
 
   tick(now: number): Promise<void> {
@@ -199,16 +194,17 @@ export class ModelRunner {
     this.plan = modelPlan(deps.config)
   }
 
+  private readonly triggers = new Coalescing(this.serial, async (modelIds, now) => {
+    const { versions, groups } = await stateReader.models(this.deps.ch, modelIds)
+    await this.deps.series.evaluate(modelSamples(versions, groups, now, this.plan), {
+      kpiIds: this.kpiIds,
+      modelIds: new Set(modelIds),
+    })
+  })
+
   /** Recomputes these models: every series of theirs, and their breaches that no longer have a series. */
   onTrigger(modelIds: readonly string[], now: number): Promise<void> {
-    return this.serial.run(async () => {
-      const { versions, groups } = await stateReader.models(this.deps.ch, modelIds)
-      const wanted = new Set(modelIds)
-      await this.deps.series.evaluate(modelSamples(versions, groups, now, this.plan), {
-        kpiIds: this.kpiIds,
-        modelIds: wanted,
-      })
-    })
+    return this.triggers.submit(modelIds, now)
   }
 
   /** Every model this replica owns, from state (a start-up, or a configuration change). */

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs'
@@ -38,6 +39,8 @@ import { generateFacts } from '../integration/kpi/fact-generator.js'
 
 const REPO_ROOT = new URL('../../', import.meta.url).pathname
 const HOUR = 3_600_000
+/** Probes per kind in the quiet round (before the flood). */
+const QUIET_PROBES = 50
 
 export interface LatencyStats {
   n: number
@@ -58,7 +61,15 @@ export interface ProcessorBenchResult {
   tick_s_scale_1: number
   tick_s_scale_full: number
   facts_scale_1: number
+  /** While a generator floods the collector (the issue's condition). */
   event_to_job_ms: Record<'model_trigger' | 'incident' | 'privacy_aggregate' | 'timer_deadline', LatencyStats>
+  /** The same probes before the flood starts: the path's own latency. */
+  event_to_job_ms_quiet: Record<
+    'model_trigger' | 'incident' | 'privacy_aggregate' | 'timer_deadline',
+    LatencyStats
+  >
+  /** os.loadavg() at the end: 1, 5 and 15 minutes (the machine's other work shows here). */
+  load_average: number[]
   ingest_rate_unloaded: number
   ingest_rate_during_probes: number
   ingest_ratio_during_probes: number
@@ -370,25 +381,6 @@ export async function benchProcessor(
     )
     const accepted = () => metricSum(collectorPort, 'aims_collector_messages_total', ['outcome="accepted"'])
 
-    // Load on partitions 1..n-1 of the incidents topic; probes travel on partition 0, as a low-volume
-    // producer's events would beside a flood.
-    const load = spawnTsx('tests/bench/processor-load.ts', [
-      brokers.join(','),
-      topics.privacyIncidents,
-      '1,2',
-      tag,
-    ])
-    children.push(load)
-    void (async () => {
-      for await (const _ of load.lines);
-    })()
-    await sleep(10_000) // warm-up: the collector reaches its steady rate
-    const a0 = await accepted()
-    const t0 = performance.now()
-    await sleep(15_000)
-    const unloaded = ((await accepted()) - a0) / ((performance.now() - t0) / 1000)
-    log(`collector under load alone: ${Math.round(unloaded)} events/s`)
-
     const kafka = new Kafka({ clientId: `bench-probe-${tag}`, brokers, logLevel: logLevel.NOTHING })
     const producer: Producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner })
     await producer.connect()
@@ -407,139 +399,168 @@ export async function benchProcessor(
         await sleep(5)
       }
     }
-    const latencies: Record<keyof ProcessorBenchResult['event_to_job_ms'], number[]> = {
-      model_trigger: [],
-      incident: [],
-      privacy_aggregate: [],
-      timer_deadline: [],
-    }
-    const missed: Record<keyof ProcessorBenchResult['event_to_job_ms'], number> = {
-      model_trigger: 0,
-      incident: 0,
-      privacy_aggregate: 0,
-      timer_deadline: 0,
-    }
-    const TIMEOUT = 10_000
-    const LEAD_MS = 3_000
-    const meanGapMs = Number(process.env.BENCH_PROBE_GAP_MS ?? 100)
-    const p0 = await accepted()
-    const probeStarted = performance.now()
-    const openLoop = async (
-      kind: 'model_trigger' | 'incident' | 'timer_deadline',
-      send: (k: number) => Promise<{ expectAt: number; match: (j: (typeof jobs)[number]) => boolean }>,
-    ) => {
-      const pending: Promise<void>[] = []
-      for (let k = 0; k < probesPerKind; k++) {
-        await sleep(poissonGap(meanGapMs))
-        const probe = await send(k)
-        pending.push(
-          waitJob(probe.match, TIMEOUT + LEAD_MS).then((j) => {
-            if (j) latencies[kind].push(j.timestamp - probe.expectAt)
-            else missed[kind]++
-          }),
-        )
+    /** One round of Poisson-spaced probes of every kind, `round` naming its ids apart from other rounds'. */
+    const probeRound = async (round: string, probesPerKind: number) => {
+      const latencies: Record<keyof ProcessorBenchResult['event_to_job_ms'], number[]> = {
+        model_trigger: [],
+        incident: [],
+        privacy_aggregate: [],
+        timer_deadline: [],
       }
-      await Promise.all(pending)
-    }
-    const probeModel = async (k: number) => {
-      const id = `probe-model-${tag}-${k}`
-      const sentAt = Date.now()
-      await producer.send({
-        topic: topics.modelMetrics,
-        messages: [
-          {
-            key: id,
-            value: JSON.stringify(
-              modelMetricsEvent({ modelId: id, modelVersion: '1', time: iso(sentAt), groups: unfair }),
-            ),
-          },
-        ],
-      })
-      return {
-        expectAt: sentAt,
-        match: (j: (typeof jobs)[number]) =>
-          j.kpi === 'model.disparate_impact_ratio' && j.scope.model_id === id,
+      const missed: Record<keyof ProcessorBenchResult['event_to_job_ms'], number> = {
+        model_trigger: 0,
+        incident: 0,
+        privacy_aggregate: 0,
+        timer_deadline: 0,
       }
-    }
-    const incidentMessage = (
-      id: string,
-      detectedAt: number,
-      t: number,
-      extra: Record<string, unknown> = {},
-    ) => {
-      const e = incidentEvent({
-        incidentId: id,
-        status: 'detected',
-        time: iso(t),
-        detectedAt: iso(detectedAt),
-        notifiable: true,
-      })
-      Object.assign(e.data, extra)
-      return { key: id, value: JSON.stringify(e), partition: 0 }
-    }
-    const probeIncident = async (k: number) => {
-      const id = `INC-PROBE-C-${tag}-${k}`
-      const sentAt = Date.now()
-      await producer.send({
-        topic: topics.privacyIncidents,
-        messages: [incidentMessage(id, sentAt - 73 * HOUR, sentAt)],
-      })
-      return {
-        expectAt: sentAt,
-        match: (j: (typeof jobs)[number]) =>
-          j.kpi === 'privacy.notification_clock_hours' && j.scope.incident_id === id && j.kind === 'firing',
+      const TIMEOUT = 10_000
+      const LEAD_MS = 3_000
+      const meanGapMs = Number(process.env.BENCH_PROBE_GAP_MS ?? 100)
+      const openLoop = async (
+        kind: 'model_trigger' | 'incident' | 'timer_deadline',
+        send: (k: number) => Promise<{ expectAt: number; match: (j: (typeof jobs)[number]) => boolean }>,
+      ) => {
+        const pending: Promise<void>[] = []
+        for (let k = 0; k < probesPerKind; k++) {
+          await sleep(poissonGap(meanGapMs))
+          const probe = await send(k)
+          pending.push(
+            waitJob(probe.match, TIMEOUT + LEAD_MS).then((j) => {
+              if (j) latencies[kind].push(j.timestamp - probe.expectAt)
+              else missed[kind]++
+            }),
+          )
+        }
+        await Promise.all(pending)
       }
-    }
-    const probeTimer = async (k: number) => {
-      const id = `INC-PROBE-T-${tag}-${k}`
-      const sentAt = Date.now()
-      const mark = sentAt + LEAD_MS
-      await producer.send({
-        topic: topics.privacyIncidents,
-        messages: [incidentMessage(id, mark - 48 * HOUR, sentAt)],
-      })
-      return {
-        expectAt: mark,
-        match: (j: (typeof jobs)[number]) =>
-          j.kpi === 'privacy.notification_clock_hours' && j.scope.incident_id === id && j.kind === 'firing',
+      const probeModel = async (k: number) => {
+        const id = `probe-model-${tag}-${round}-${k}`
+        const sentAt = Date.now()
+        await producer.send({
+          topic: topics.modelMetrics,
+          messages: [
+            {
+              key: id,
+              value: JSON.stringify(
+                modelMetricsEvent({ modelId: id, modelVersion: '1', time: iso(sentAt), groups: unfair }),
+              ),
+            },
+          ],
+        })
+        return {
+          expectAt: sentAt,
+          match: (j: (typeof jobs)[number]) =>
+            j.kpi === 'model.disparate_impact_ratio' && j.scope.model_id === id,
+        }
       }
-    }
-    const aggregateLoop = async () => {
-      const id = `INC-PROBE-AGG-${tag}`
-      for (let k = 0; k < probesPerKind; k++) {
-        await sleep(poissonGap(meanGapMs))
-        const fire = k % 2 === 0
-        const recordsJobs = () => jobs.filter((j) => j.kpi === 'privacy.records_affected')
-        const before = recordsJobs().length
+      const incidentMessage = (
+        id: string,
+        detectedAt: number,
+        t: number,
+        extra: Record<string, unknown> = {},
+      ) => {
+        const e = incidentEvent({
+          incidentId: id,
+          status: 'detected',
+          time: iso(t),
+          detectedAt: iso(detectedAt),
+          notifiable: true,
+        })
+        Object.assign(e.data, extra)
+        return { key: id, value: JSON.stringify(e), partition: 0 }
+      }
+      const probeIncident = async (k: number) => {
+        const id = `INC-PROBE-C-${tag}-${round}-${k}`
         const sentAt = Date.now()
         await producer.send({
           topic: topics.privacyIncidents,
-          messages: [
-            incidentMessage(id, sentAt - HOUR, sentAt, {
-              notifiable: false,
-              recordsAffected: fire ? 1_000_000_000_000 : 0,
-            }),
-          ],
+          messages: [incidentMessage(id, sentAt - 73 * HOUR, sentAt)],
         })
-        const want = fire ? 'firing' : 'resolved'
-        const deadline = Date.now() + TIMEOUT
-        let j: (typeof jobs)[number] | undefined
-        while (!j && Date.now() < deadline) {
-          j = recordsJobs()
-            .slice(before)
-            .find((x) => x.kind === want)
-          if (!j) await sleep(5)
+        return {
+          expectAt: sentAt,
+          match: (j: (typeof jobs)[number]) =>
+            j.kpi === 'privacy.notification_clock_hours' && j.scope.incident_id === id && j.kind === 'firing',
         }
-        if (j) latencies.privacy_aggregate.push(j.timestamp - sentAt)
-        else missed.privacy_aggregate++
       }
+      const probeTimer = async (k: number) => {
+        const id = `INC-PROBE-T-${tag}-${round}-${k}`
+        const sentAt = Date.now()
+        const mark = sentAt + LEAD_MS
+        await producer.send({
+          topic: topics.privacyIncidents,
+          messages: [incidentMessage(id, mark - 48 * HOUR, sentAt)],
+        })
+        return {
+          expectAt: mark,
+          match: (j: (typeof jobs)[number]) =>
+            j.kpi === 'privacy.notification_clock_hours' && j.scope.incident_id === id && j.kind === 'firing',
+        }
+      }
+      const aggregateLoop = async () => {
+        const id = `INC-PROBE-AGG-${tag}-${round}`
+        for (let k = 0; k < probesPerKind; k++) {
+          await sleep(poissonGap(meanGapMs))
+          const fire = k % 2 === 0
+          const recordsJobs = () => jobs.filter((j) => j.kpi === 'privacy.records_affected')
+          const before = recordsJobs().length
+          const sentAt = Date.now()
+          await producer.send({
+            topic: topics.privacyIncidents,
+            messages: [
+              incidentMessage(id, sentAt - HOUR, sentAt, {
+                notifiable: false,
+                recordsAffected: fire ? 1_000_000_000_000 : 0,
+              }),
+            ],
+          })
+          const want = fire ? 'firing' : 'resolved'
+          const deadline = Date.now() + TIMEOUT
+          let j: (typeof jobs)[number] | undefined
+          while (!j && Date.now() < deadline) {
+            j = recordsJobs()
+              .slice(before)
+              .find((x) => x.kind === want && x.timestamp >= sentAt)
+            if (!j) await sleep(5)
+          }
+          if (j) latencies.privacy_aggregate.push(j.timestamp - sentAt)
+          else missed.privacy_aggregate++
+        }
+      }
+      await Promise.all([
+        openLoop('model_trigger', probeModel),
+        openLoop('incident', probeIncident),
+        openLoop('timer_deadline', probeTimer),
+        aggregateLoop(),
+      ])
+      const kinds = Object.keys(latencies) as (keyof typeof latencies)[]
+      return Object.fromEntries(
+        kinds.map((k) => [k, stats(latencies[k], missed[k])]),
+      ) as ProcessorBenchResult['event_to_job_ms']
     }
-    await Promise.all([
-      openLoop('model_trigger', probeModel),
-      openLoop('incident', probeIncident),
-      openLoop('timer_deadline', probeTimer),
-      aggregateLoop(),
+    // Quiet: the path's own latency, nothing else running.
+    const quiet = await probeRound('quiet', Math.min(probesPerKind, QUIET_PROBES))
+
+    // Load on partitions 1..n-1 of the incidents topic; probes travel on partition 0, as a low-volume
+    // producer's events would beside a flood.
+    const load = spawnTsx('tests/bench/processor-load.ts', [
+      brokers.join(','),
+      topics.privacyIncidents,
+      '1,2',
+      tag,
     ])
+    children.push(load)
+    void (async () => {
+      for await (const _ of load.lines);
+    })()
+    await sleep(10_000) // warm-up: the collector reaches its steady rate
+    const a0 = await accepted()
+    const t0 = performance.now()
+    await sleep(15_000)
+    const unloaded = ((await accepted()) - a0) / ((performance.now() - t0) / 1000)
+    log(`collector under load alone: ${Math.round(unloaded)} events/s`)
+    const p0 = await accepted()
+    const probeStarted = performance.now()
+    const loaded = await probeRound('load', probesPerKind)
     const during = ((await accepted()) - p0) / ((performance.now() - probeStarted) / 1000)
     log(`collector while probing: ${Math.round(during)} events/s`)
     await producer.disconnect()
@@ -555,12 +576,9 @@ export async function benchProcessor(
       tick_s_scale_1: smallRuns.tickS,
       tick_s_scale_full: fullRuns.tickS,
       facts_scale_1: small.facts,
-      event_to_job_ms: {
-        model_trigger: stats(latencies.model_trigger, missed.model_trigger),
-        incident: stats(latencies.incident, missed.incident),
-        privacy_aggregate: stats(latencies.privacy_aggregate, missed.privacy_aggregate),
-        timer_deadline: stats(latencies.timer_deadline, missed.timer_deadline),
-      },
+      event_to_job_ms: loaded,
+      event_to_job_ms_quiet: quiet,
+      load_average: loadavg(),
       ingest_rate_unloaded: unloaded,
       ingest_rate_during_probes: during,
       ingest_ratio_during_probes: during / unloaded,
@@ -583,12 +601,18 @@ export function formatProcessorBench(r: ProcessorBenchResult): string[] {
     `  sweep_full_s (cold take-over, median)  ${r.sweep_full_s.toFixed(2)} s   goal < 2: ${met(r.sweep_full_s < 2)}   (runs ${r.sweep_full_runs_s.map((s) => s.toFixed(2)).join(', ')}; first take-over recording the history's breaches ${r.first_takeover_s.toFixed(1)} s)`,
     `  tick, no changes: 1/8 scale (${r.facts_scale_1} facts) ${(r.tick_s_scale_1 * 1000).toFixed(1)} ms, full ${(r.tick_s_scale_full * 1000).toFixed(1)} ms   goal ≤ 1.5×: ${met(r.tick_s_scale_full <= 1.5 * r.tick_s_scale_1)} (ratio ${(r.tick_s_scale_full / r.tick_s_scale_1).toFixed(2)})`,
   ]
+  for (const [kind, s] of Object.entries(r.event_to_job_ms_quiet)) {
+    lines.push(
+      `  event → job, quiet ${kind.padEnd(18)} p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms, max ${s.max.toFixed(0)} ms over ${s.n} probes${s.missed ? ` (${s.missed} missed)` : ''}`,
+    )
+  }
   for (const [kind, s] of Object.entries(r.event_to_job_ms)) {
     lines.push(
-      `  event → job ${kind.padEnd(18)} p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms, max ${s.max.toFixed(0)} ms over ${s.n} probes${s.missed ? ` (${s.missed} missed)` : ''}   goal p99 < 1000: ${met(s.p99 < 1000 && s.missed === 0)}`,
+      `  event → job, flood ${kind.padEnd(18)} p50 ${s.p50.toFixed(0)} ms, p99 ${s.p99.toFixed(0)} ms, max ${s.max.toFixed(0)} ms over ${s.n} probes${s.missed ? ` (${s.missed} missed)` : ''}   goal p99 < 1000: ${met(s.p99 < 1000 && s.missed === 0)}`,
     )
   }
   lines.push(
+    `  load average at the end (1/5/15 min): ${r.load_average.map((x) => x.toFixed(1)).join(' / ')} on ${cpus().length} cores`,
     `  ingest during probes ${Math.round(r.ingest_rate_during_probes)} events/s vs ${Math.round(r.ingest_rate_unloaded)} under the load alone = ${r.ingest_ratio_during_probes.toFixed(2)}   goal ≥ 0.9: ${met(r.ingest_ratio_during_probes >= 0.9)}`,
   )
   return lines
