@@ -4,14 +4,21 @@ import { join } from 'node:path'
 import type { Redis } from 'ioredis'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Processor, startProcessor } from '../../services/processor/processor.js'
+import type { Processor } from '../../services/processor/processor.js'
 import { HttpServer } from '../../shared/http/server.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { parseAimsConfig } from '../../shared/kpi/thresholds.js'
 import { createRedis } from '../../shared/redis/client.js'
 import { bearer, loginLink, testAuth } from '../helpers/api.js'
 import { testConfig, waitFor } from '../helpers/infra.js'
-import { openStack, produce, REPO_ROOT, startTestCollector, type TestStack } from '../helpers/pipeline.js'
+import {
+  openStack,
+  produce,
+  REPO_ROOT,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../helpers/pipeline.js'
 
 /**
  * The review page shows fairness figures with what they rest on (issue 12), in a real browser: events
@@ -64,13 +71,8 @@ describe('review page: intervals and insufficient data, distinctly', () => {
     redis = createRedis(stack.cfg, 'worker')
     http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
-    processor = await startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    processor = await startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
       aimsConfig: parseAimsConfig({
         kpis: {

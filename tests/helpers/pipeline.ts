@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { type Kafka, type Message, Partitioners } from 'kafkajs'
 import { startCollector } from '../../services/collector/collector.js'
+import { type ProcessorDeps, startProcessor } from '../../services/processor/processor.js'
 import { prepareStorageAndTopics } from '../../shared/bootstrap.js'
 import { type ClickHouse, createClickHouse, queryRows } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
@@ -37,6 +38,23 @@ export async function startTestCollector(stack: TestStack) {
     kafka: stack.kafka,
     ch: stack.ch,
     health: stack.health,
+  })
+}
+
+/** A processor on the stack's config, Kafka, ClickHouse and health; the test brings its Redis and HTTP server. */
+export async function startTestProcessor(
+  stack: TestStack,
+  deps: Pick<ProcessorDeps, 'redis' | 'http'> &
+    Partial<Pick<ProcessorDeps, 'aimsConfig' | 'clock' | 'scheduleSweep'>>,
+) {
+  return startProcessor({
+    cfg: stack.cfg,
+    log: stack.log,
+    kafka: stack.kafka,
+    ch: stack.ch,
+    health: stack.health,
+    aimsConfig: undefined,
+    ...deps,
   })
 }
 

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Processor, startProcessor } from '../../../services/processor/processor.js'
+import type { Processor } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
@@ -9,7 +9,14 @@ import { topicNames } from '../../../shared/kafka/topics.js'
 import { createRedis } from '../../../shared/redis/client.js'
 import { findingEvent, incidentEvent, modelMetricsEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
-import { count, openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import {
+  count,
+  openStack,
+  produce,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../../helpers/pipeline.js'
 
 const HOUR = 3600_000
 
@@ -28,15 +35,9 @@ describe('processor: breaches from events, with their lifecycle', () => {
   const clock = () => now
 
   async function startProc(): Promise<Processor> {
-    return startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    return startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
-      aimsConfig: undefined,
       clock,
       scheduleSweep: false,
     })

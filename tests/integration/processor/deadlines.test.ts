@@ -8,7 +8,13 @@ import { topicNames } from '../../../shared/kafka/topics.js'
 import { createRedis } from '../../../shared/redis/client.js'
 import { findingEvent, incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
-import { openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import {
+  openStack,
+  produce,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../../helpers/pipeline.js'
 import { settled } from '../../helpers/settled.js'
 
 const HOUR = 3_600_000
@@ -38,15 +44,9 @@ describe('deadlines fire on time from the timer index', () => {
     redis = createRedis(stack.cfg, 'worker')
     http = new HttpServer(stack.health, stack.log)
     collector = await startTestCollector(stack)
-    processor = await startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    processor = await startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
-      aimsConfig: undefined,
       clock: () => new Date(now),
       // The timer loop runs (that is what is tested); the hourly sweep never comes within the test.
     })

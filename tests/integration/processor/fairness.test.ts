@@ -3,7 +3,7 @@ import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BreachStore } from '../../../services/processor/breach-store.js'
-import { type Processor, startProcessor } from '../../../services/processor/processor.js'
+import type { Processor } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
@@ -13,7 +13,13 @@ import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
 import { apiJson, testAuth } from '../../helpers/api.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
-import { openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import {
+  openStack,
+  produce,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../../helpers/pipeline.js'
 
 /**
  * Fairness end to end (issue 12): model-metrics events through Kafka and the collector into ClickHouse,
@@ -112,13 +118,8 @@ describe('fairness end to end: insufficient data, exact thresholds, intervals, i
         },
       },
     })
-    processor = await startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    processor = await startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
       aimsConfig,
       clock,

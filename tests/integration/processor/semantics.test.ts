@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Processor, startProcessor } from '../../../services/processor/processor.js'
+import type { Processor } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
@@ -9,7 +9,13 @@ import { topicNames } from '../../../shared/kafka/topics.js'
 import { createRedis } from '../../../shared/redis/client.js'
 import { findingEvent, incidentEvent, modelMetricsEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
-import { openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import {
+  openStack,
+  produce,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../../helpers/pipeline.js'
 
 const HOUR = 3_600_000
 
@@ -35,15 +41,9 @@ describe('latest-state semantics through the pipeline', () => {
     redis = createRedis(stack.cfg, 'worker')
     http = new HttpServer(stack.health, stack.log)
     collector = await startTestCollector(stack)
-    processor = await startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    processor = await startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
-      aimsConfig: undefined,
       clock,
       scheduleSweep: false,
     })

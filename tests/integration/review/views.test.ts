@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Processor, startProcessor } from '../../../services/processor/processor.js'
+import type { Processor } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
@@ -11,7 +11,14 @@ import { createRedis } from '../../../shared/redis/client.js'
 import { apiGet, rawGet as rawGetAs, testAuth } from '../../helpers/api.js'
 import { findingEvent, incidentEvent, modelMetricsEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
-import { count, openStack, produce, startTestCollector, type TestStack } from '../../helpers/pipeline.js'
+import {
+  count,
+  openStack,
+  produce,
+  startTestCollector,
+  startTestProcessor,
+  type TestStack,
+} from '../../helpers/pipeline.js'
 import { settled } from '../../helpers/settled.js'
 
 const HOUR = 3600_000
@@ -43,15 +50,9 @@ describe('review page: views API and static routes', () => {
     redis = createRedis(stack.cfg, 'worker')
     http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
-    processor = await startProcessor({
-      cfg: stack.cfg,
-      log: stack.log,
-      kafka: stack.kafka,
-      ch: stack.ch,
+    processor = await startTestProcessor(stack, {
       redis,
-      health: stack.health,
       http,
-      aimsConfig: undefined,
       clock: () => now,
       scheduleSweep: false,
     })
