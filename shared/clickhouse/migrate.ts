@@ -40,8 +40,11 @@ export async function loadMigrations(dir = migrationsDir): Promise<Migration[]> 
 
 /**
  * Applies each migration once, in order, and records it. Every statement is idempotent
- * (`IF NOT EXISTS`, enforced by a unit test), so two processes migrating at once both succeed and the
- * record table (ReplacingMergeTree on version) keeps one row per migration.
+ * (`IF NOT EXISTS`, enforced by a unit test), and the record table (ReplacingMergeTree on version) keeps
+ * one row per migration. Two processes migrating at once both succeed: each looks again just before a
+ * migration whether the other has recorded it meanwhile, and a statement that fails because the other
+ * runner has moved the schema on (e.g. an INSERT … SELECT from 0004 after 0005 added columns) counts as
+ * applied once the other runner has recorded that migration.
  */
 export async function migrate(ch: ClickHouse, log?: Logger, dir = migrationsDir): Promise<string[]> {
   await ch.client.command({
@@ -49,26 +52,40 @@ export async function migrate(ch: ClickHouse, log?: Logger, dir = migrationsDir)
       version String, name String, checksum String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
     ) ENGINE = ReplacingMergeTree(applied_at) ORDER BY version`,
   })
-  const applied = new Map(
-    (
-      await queryRows<{ version: string; checksum: string }>(
-        ch,
-        'SELECT version, any(checksum) AS checksum FROM schema_migrations GROUP BY version',
+  const recorded = async () =>
+    new Map(
+      (
+        await queryRows<{ version: string; checksum: string }>(
+          ch,
+          'SELECT version, any(checksum) AS checksum FROM schema_migrations GROUP BY version',
+        )
+      ).map((r) => [r.version, r.checksum]),
+    )
+  /** Whether `mig` is recorded as applied; throws when it was applied with other content. */
+  const isApplied = (applied: Map<string, string>, mig: Migration) => {
+    const previous = applied.get(mig.version)
+    if (previous === undefined) return false
+    if (previous !== mig.checksum) {
+      throw new Error(
+        `migration ${mig.version}_${mig.name} changed after it was applied (checksum ${previous} → ${mig.checksum}); add a new migration instead`,
       )
-    ).map((r) => [r.version, r.checksum]),
-  )
+    }
+    return true
+  }
+  let applied = await recorded()
   const done: string[] = []
   for (const mig of await loadMigrations(dir)) {
-    const previous = applied.get(mig.version)
-    if (previous !== undefined) {
-      if (previous !== mig.checksum) {
-        throw new Error(
-          `migration ${mig.version}_${mig.name} changed after it was applied (checksum ${previous} → ${mig.checksum}); add a new migration instead`,
-        )
-      }
-      continue
+    if (isApplied(applied, mig)) continue
+    // Another runner may have applied it since the first look.
+    applied = await recorded()
+    if (isApplied(applied, mig)) continue
+    try {
+      for (const statement of mig.statements) await ch.client.command({ query: statement })
+    } catch (err) {
+      applied = await recorded()
+      if (isApplied(applied, mig)) continue
+      throw err
     }
-    for (const statement of mig.statements) await ch.client.command({ query: statement })
     await ch.client.insert({
       table: 'schema_migrations',
       values: [{ version: mig.version, name: mig.name, checksum: mig.checksum }],
