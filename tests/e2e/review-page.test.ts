@@ -341,7 +341,14 @@ describe('review page end to end: the run command, a browser, Ctrl-C and a resta
       // The scorecard: every KPI of the catalog, each with a status in words and its ISO references.
       const tiles = scorecard.locator('[data-testid="kpi-tile"]')
       expect(await tiles.count()).toBe(enabledKpis(undefined).length)
+      // The scorecard and the breach list are fetched side by side: the tile may show the breach one
+      // refresh after the row does.
       const dirTile = scorecard.locator('[data-kpi="model.disparate_impact_ratio"]')
+      await scorecard
+        .locator(
+          '[data-kpi="model.disparate_impact_ratio"][data-status="warning"], [data-kpi="model.disparate_impact_ratio"][data-status="critical"]',
+        )
+        .waitFor({ timeout: PAGE_BOUND_MS })
       await expect(dirTile.getAttribute('data-status')).resolves.toMatch(/warning|critical/)
       const text = (await scorecard.textContent()) ?? ''
       expect(text).toContain('ISO 27001')
