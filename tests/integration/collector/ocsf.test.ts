@@ -86,14 +86,21 @@ describe('collector: OCSF Incident Findings', () => {
         : undefined,
     )
     const dead = await waitFor('the broken finding dead-lettered', async () => {
-      const rows = await queryRows<{ topic: string; error_type: string; reason: string }>(
+      const rows = await queryRows<{
+        topic: string
+        key: string
+        offset: string
+        error_type: string
+        reason: string
+      }>(
         stack.ch,
         // FINAL: a batch retried after a timed-out write stores its dead letters again (at least once).
-        'SELECT topic, error_type, reason FROM dead_letters FINAL',
+        'SELECT topic, key, offset, error_type, reason FROM dead_letters FINAL',
       )
       return rows.length > 0 ? rows : undefined
     })
-    expect(dead).toHaveLength(1)
+    // Keys and offsets in the failure message: a second row names the message that got there.
+    expect(dead.map((d) => `${d.key}@${d.offset}: ${d.error_type}`)).toHaveLength(1)
     expect(dead[0]).toMatchObject({ topic, error_type: 'invalid_data' })
     expect(dead[0]!.reason).toContain('finding_info_list: is required')
     expect(dead[0]!.reason).toContain('severity_id: is required')
