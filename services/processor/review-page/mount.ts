@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { access } from '../../../shared/http/auth/roles.js'
 import type { FastifyReply, HttpArea, HttpServer } from '../../../shared/http/server.js'
 import type { Logger } from '../../../shared/logger.js'
+import { mountRegimeClocksView } from '../regime-clocks-view.js'
 import { mountViews, type ViewsDeps } from '../views.js'
 
 /**
@@ -103,5 +104,6 @@ const reviewPage: HttpArea<ReviewPageDeps> = async (app, deps) => {
 
 export function mountReviewPage(http: HttpServer, deps: ReviewPageDeps): void {
   mountViews(http, deps)
+  mountRegimeClocksView(http, deps)
   http.register(reviewPage, deps)
 }

@@ -10,6 +10,7 @@ import { REGIME_STEP_KPIS, regimeKpiId } from '../../../shared/kpi/regimes.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { apiGet, type Json, testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import {
@@ -47,6 +48,8 @@ describe('regulatory notification clocks', () => {
   let http: HttpServer
   let processor: Processor
   let alerts: Queue<AlertJob>
+  let base: string
+  const auth = testAuth()
   let now = Date.parse('2026-01-29T08:00:00Z')
   const config = parseAimsConfig(
     { regimes: { rules: [{ match: { jurisdiction: 'EU' }, apply: ['nis2'] }] } },
@@ -56,7 +59,7 @@ describe('regulatory notification clocks', () => {
   beforeAll(async () => {
     stack = await openStack(testConfig({ SWEEP_INTERVAL_MS: '3600000' }))
     redis = createRedis(stack.cfg, 'worker')
-    http = new HttpServer(stack.health, stack.log)
+    http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
     processor = await startTestProcessor(stack, {
       redis,
@@ -69,8 +72,10 @@ describe('regulatory notification clocks', () => {
       prefix: stack.cfg.REDIS_PREFIX,
     })
     await processor.ready()
+    base = (await http.listen('127.0.0.1', 0)).url
   })
   afterAll(async () => {
+    await http?.close()
     await processor?.stop()
     await collector?.stop()
     await alerts?.obliterate({ force: true }).catch(() => undefined)
@@ -93,6 +98,17 @@ describe('regulatory notification clocks', () => {
         return jobs.length >= count ? jobs : undefined
       },
       WAIT_MS,
+    )
+
+  /** The page's view of one incident's clocks, as the security team reads it. */
+  const clocksOf = async (incidentId: string): Promise<Json> => {
+    const res = await apiGet(base, '/api/views/regime-clocks?state=all', auth.tokens.security)
+    expect(res.status).toBe(200)
+    return res.body.incidents.find((i: Json) => i.incidentId === incidentId)
+  }
+  const stepsOf = (incident: Json, regime: string) =>
+    Object.fromEntries(
+      incident.regimes.find((r: Json) => r.regime === regime).steps.map((s: Json) => [s.step, s]),
     )
 
   const send = async (incidentId: string, data: Record<string, unknown>, detectedAt: number) => {
@@ -135,6 +151,11 @@ describe('regulatory notification clocks', () => {
     const resolved = await waitForJobs('the early warning resolved', EARLY_WARNING, id, 3)
     expect(resolved[2]).toMatchObject({ kind: 'resolved', value: 0 })
     expect(await jobsFor(NOTIFICATION, id)).toEqual([])
+    const page = stepsOf(await clocksOf(id), 'nis2')
+    expect(page.early_warning).toMatchObject({ state: 'sent_late', sentAt: iso(aware + 25 * HOUR) })
+    expect(page.notification).toMatchObject({ state: 'running', level: 'ok', dueAt: iso(aware + 72 * HOUR) })
+    expect(page.notification.hoursLeft).toBe(47)
+    expect(page.final_report).toMatchObject({ state: 'waiting', dueAt: null })
 
     now = aware + 54 * HOUR + HOLD_MS
     const [notificationWarning] = await waitForJobs('the notification mark', NOTIFICATION, id, 1)
@@ -185,6 +206,13 @@ describe('regulatory notification clocks', () => {
     expect(jobs[0]!.at).toBe(iso(detected + 4.5 * HOUR))
     expect(jobs[1]).toMatchObject({ kind: 'escalated', severity: 'critical', value: 1 })
     expect(jobs[1]!.at).toBe(iso(classified + 4 * HOUR))
+    const page = stepsOf(await clocksOf(id), 'dora')
+    expect(page.initial).toMatchObject({
+      state: 'overdue',
+      level: 'critical',
+      dueAt: iso(classified + 4 * HOUR),
+    })
+    expect(page.intermediate).toMatchObject({ state: 'waiting' })
   })
 
   it('GDPR Art. 34 "without undue delay" is never late', async () => {
@@ -198,6 +226,9 @@ describe('regulatory notification clocks', () => {
       .map((j) => j.data)
       .filter((d) => d.scope.incident_id === id)
     expect(all).toEqual([])
+    const page = stepsOf(await clocksOf(id), 'gdpr_art34')
+    expect(page.communication).toMatchObject({ state: 'no_deadline', level: 'ok', dueAt: null })
+    expect(page.communication.hoursElapsed).toBe(400 * 24)
   })
 
   it('the live clocks equal the reference SQL over the facts, series by series', async () => {
