@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Processor, TICK_MS } from '../../../services/processor/processor.js'
 import { snapshotFromState } from '../../../services/processor/snapshot.js'
@@ -10,7 +11,7 @@ import { REGIME_STEP_KPIS, regimeKpiId } from '../../../shared/kpi/regimes.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
-import { apiGet, type Json, testAuth } from '../../helpers/api.js'
+import { apiGet, type Json, loginLink, testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
 import {
@@ -267,6 +268,44 @@ describe('regulatory notification clocks', () => {
       const got = new Map(live.filter((s) => regimeKpis.has(s.kpiId)).map((s) => [key(s), s.value]))
       expect(ref.size, iso(at)).toBeGreaterThanOrEqual(5)
       expect([...got].sort(), iso(at)).toEqual([...ref].sort())
+    }
+  })
+
+  it('the review page shows the per-regime clocks to the security team, and no such section to an executive', async () => {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    })
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      await page.goto(loginLink(base, auth.tokens.security))
+      const step = (incident: string, regime: string, name: string) =>
+        page.locator(
+          `[data-testid="regime-step"][data-incident="${incident}"][data-regime="${regime}"][data-step="${name}"]`,
+        )
+      const early = step('INC-NIS2-1', 'nis2', 'early_warning')
+      await early.waitFor({ timeout: WAIT_MS })
+      expect(await early.getAttribute('data-state')).toBe('sent_late')
+      expect(await early.textContent()).toContain('Sent late')
+      expect(await step('INC-DORA-1', 'dora', 'initial').textContent()).toContain('Overdue')
+      expect(await step('INC-ART34-1', 'gdpr_art34', 'communication').textContent()).toContain(
+        'never counted late',
+      )
+      expect(await page.locator('#regime-clocks-section').isVisible()).toBe(true)
+
+      const exec = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      await exec.goto(loginLink(base, auth.tokens.executive))
+      await exec.locator('#scorecard-section').waitFor({ timeout: WAIT_MS })
+      await exec.locator('#regime-clocks-section').waitFor({ state: 'hidden', timeout: WAIT_MS })
+      expect(await exec.locator('nav.sections a[href="/#regime-clocks-section"]').isVisible()).toBe(false)
+    } finally {
+      await browser.close()
     }
   })
 })
