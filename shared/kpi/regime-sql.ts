@@ -62,7 +62,8 @@ function dueMs(anchor: string, step: RegimeStep): string {
   return 'NULL'
 }
 
-function stepSelect(kpiId: string, regime: Regime, step: RegimeStep, config: RegimesConfig | undefined) {
+/** One step as a tuple (kpi_id, start, due, sent, applies) over the clock state's columns. */
+function stepTuple(kpiId: string, regime: Regime, step: RegimeStep, config: RegimesConfig | undefined) {
   const anchor = anchorMs(regime, step.anchor)
   let start = `(${anchor})`
   let due = `(${dueMs(anchor, step)})`
@@ -72,23 +73,30 @@ function stepSelect(kpiId: string, regime: Regime, step: RegimeStep, config: Reg
     start = `if(${start} IS NULL, ${capStart}, least(${start}, ${capStart}))`
     due = `if(${due} IS NULL, ${capDue}, least(${due}, ${capDue}))`
   }
-  return `SELECT ${quote(kpiId)} AS kpi_id, CAST(map('incident_id', incident_id), 'Map(String, String)') AS scope,
-  CAST(if(__due - __start <= 0, if(__now >= __due, 1, 0), greatest(0, (__now - __start) / (__due - __start))) AS Nullable(Float64)) AS value
-FROM (
-  SELECT incident_id, ${NOW} AS __now, ${start} AS __start, ${due} AS __due, ${reportMs(regime.id, step.id)} AS __sent
-  FROM clocks
-  WHERE ${appliesSql(regime.id, config)}
-)
-WHERE __start IS NOT NULL AND __due IS NOT NULL AND __sent IS NULL`
+  const nullableMs = (e: string) => `CAST(${e} AS Nullable(Int64))`
+  return `(${quote(kpiId)}, ${nullableMs(start)}, ${nullableMs(due)}, ${nullableMs(reportMs(regime.id, step.id))}, toUInt8(${appliesSql(regime.id, config)}))`
 }
 
-/** The regime clock series at `{now}`: rows (kpi_id, scope, value), the privacy reference's shape. */
+/**
+ * The regime clock series at `{now}`: rows (kpi_id, scope, value), the privacy reference's shape. The
+ * state is reduced from the facts once; each step is a tuple of an ARRAY JOIN.
+ */
 export function regimeReferenceSql(asOf: AsOf, config: RegimesConfig | undefined): string {
   const state = stateFromFacts(incidentClockState, { asOf })
-  const clocks = `SELECT incident_id, business_unit, category, severity, regimes, jurisdictions, reports,
-    toUnixTimestamp64Milli(detected_at) AS det, toUnixTimestamp64Milli(awareness_at) AS aware,
-    toUnixTimestamp64Milli(classified_at) AS cls
-  FROM (${state})`
-  const selects = REGIME_STEP_KPIS.map(({ kpiId, regime, step }) => stepSelect(kpiId, regime, step, config))
-  return `WITH clocks AS (${clocks})\n${selects.join('\nUNION ALL\n')}`
+  const steps = REGIME_STEP_KPIS.map(({ kpiId, regime, step }) => stepTuple(kpiId, regime, step, config))
+  return `SELECT kpi_id, CAST(map('incident_id', incident_id), 'Map(String, String)') AS scope,
+  CAST(if(__due - __start <= 0, if(__now >= __due, 1, 0), greatest(0, (__now - __start) / (__due - __start))) AS Nullable(Float64)) AS value
+FROM (
+  SELECT incident_id, ${NOW} AS __now, s.1 AS kpi_id, s.2 AS __start, s.3 AS __due, s.4 AS __sent, s.5 AS __applies
+  FROM (
+    SELECT incident_id, business_unit, category, severity, regimes, jurisdictions, reports,
+      toUnixTimestamp64Milli(detected_at) AS det, toUnixTimestamp64Milli(awareness_at) AS aware,
+      toUnixTimestamp64Milli(classified_at) AS cls
+    FROM (${state})
+  )
+  ARRAY JOIN [
+    ${steps.join(',\n    ')}
+  ] AS s
+)
+WHERE __applies = 1 AND __start IS NOT NULL AND __due IS NOT NULL AND __sent IS NULL`
 }
