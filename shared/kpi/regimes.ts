@@ -1,5 +1,6 @@
 import type { KpiDefinition } from './catalog.js'
 import { DAY_MS, HOUR_MS } from './engine/deadlines.js'
+import { factVocabulary } from './vocabulary.js'
 
 /**
  * Regulatory notification clocks as data (issue 13 item 6). A regime is a law's reporting duty for an
@@ -51,7 +52,14 @@ export const REGIMES: readonly Regime[] = [
     title: 'GDPR Art. 33: notification to the supervisory authority',
     reference: 'Regulation (EU) 2016/679, Art. 33(1)',
     // The v1 72-hour clock: applies to incidents marked notifiable, stopped by regulatorNotifiedAt.
-    steps: [{ id: 'notification', title: 'Notification', anchor: 'detected', allowed: { hours: 72 } }],
+    steps: [
+      {
+        id: 'notification',
+        title: 'Notification',
+        anchor: 'detected',
+        allowed: { hours: factVocabulary.notificationDeadlineHours },
+      },
+    ],
   },
   {
     id: 'gdpr_art34',
