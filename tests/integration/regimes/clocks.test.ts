@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Processor, TICK_MS } from '../../../services/processor/processor.js'
 import { snapshotFromState } from '../../../services/processor/snapshot.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
+import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
 import { REGIME_STEP_KPIS, regimeKpiId } from '../../../shared/kpi/regimes.js'
@@ -50,6 +51,7 @@ describe('regulatory notification clocks', () => {
   let processor: Processor
   let alerts: Queue<AlertJob>
   let base: string
+  let doraDetected = 0
   const auth = testAuth()
   let now = Date.parse('2026-01-29T08:00:00Z')
   const config = parseAimsConfig(
@@ -195,6 +197,7 @@ describe('regulatory notification clocks', () => {
   it('DORA: the initial notification is due 4 h after classification', async () => {
     const id = 'INC-DORA-1'
     const detected = now
+    doraDetected = detected
     const classified = detected + 2 * HOUR
     now = classified
     await send(id, { regimes: ['dora'], classifiedAt: iso(classified) }, detected)
@@ -307,5 +310,51 @@ describe('regulatory notification clocks', () => {
     } finally {
       await browser.close()
     }
+  })
+
+  it('a replica taking over the privacy area resolves a firing clock whose report arrived while no processor ran', async () => {
+    const id = 'INC-DORA-1'
+    const before = await jobsFor(DORA_INITIAL, id)
+    expect(before.map((j) => j.kind)).toEqual(['firing', 'escalated'])
+    await processor.stop()
+    const sentAt = now
+    const event = incidentEvent({
+      incidentId: id,
+      status: 'detected',
+      time: iso(now),
+      detectedAt: iso(doraDetected),
+      notifiable: false,
+      severity: 'high',
+    })
+    const reports = [{ regime: 'dora', step: 'initial', sentAt: iso(sentAt) }]
+    await produce(stack.kafka, topicNames(stack.cfg).privacyIncidents, [
+      { key: id, value: JSON.stringify({ ...event, data: { ...event.data, regimes: ['dora'], reports } }) },
+    ])
+    // Stored before the new replica starts: it learns of the report from state, not only from a trigger.
+    await waitFor(
+      'the report stored',
+      async () => {
+        const rows = await queryRows<{ n: string }>(
+          stack.ch,
+          "SELECT count() AS n FROM privacy_incident_events WHERE incident_id = {id:String} AND has(report_steps, 'dora/initial')",
+          { id },
+        )
+        return Number(rows[0]?.n) > 0 ? true : undefined
+      },
+      WAIT_MS,
+    )
+    const takeover = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
+    processor = await startTestProcessor(stack, {
+      redis,
+      http: takeover,
+      clock: () => new Date(now),
+      aimsConfig: config,
+    })
+    await processor.ready()
+    const jobs = await waitForJobs('the restored DORA breach resolved', DORA_INITIAL, id, 3)
+    expect(jobs[2]).toMatchObject({ kind: 'resolved', value: 0 })
+    // The intermediate report's clock now runs from the initial notification.
+    const page = stepsOf(await clocksOf(id), 'dora')
+    expect(page.intermediate).toMatchObject({ state: 'running', dueAt: iso(sentAt + 72 * HOUR) })
   })
 })
