@@ -1,13 +1,17 @@
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
 import { AuditArea } from '../../shared/kpi/engine/audit.js'
-import { HOUR_MS } from '../../shared/kpi/engine/deadlines.js'
+import { earliest, HOUR_MS } from '../../shared/kpi/engine/deadlines.js'
 import { type ModelPlan, modelPlan, modelSamples } from '../../shared/kpi/engine/model.js'
 import { CLOCK_KPI, PrivacyArea } from '../../shared/kpi/engine/privacy.js'
+import { RegimeClockArea } from '../../shared/kpi/engine/regime-clocks.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { REGIME_STEP_KPIS } from '../../shared/kpi/regimes.js'
+import { applicableRegimes } from '../../shared/kpi/regimes-config.js'
 import { type AimsConfig, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import type { ProcessorMetrics } from './metrics.js'
+import { regimeStateReader } from './regime-state-reader.js'
 import { Coalescing, Serial } from './serial.js'
 import type { SeriesEvaluator } from './series.js'
 import { stateReader } from './state-reader.js'
@@ -47,6 +51,8 @@ export class PrivacyRunner implements TimedArea {
   readonly name = 'privacy'
   readonly ready: Promise<void>
   private readonly engine: PrivacyArea
+  /** The regulatory notification clocks beside the 72-hour one (shared/kpi/regimes.ts). */
+  private readonly regimes: RegimeClockArea
   private readonly serial = new Serial()
   private readonly kpiIds: Set<string>
 
@@ -67,15 +73,25 @@ export class PrivacyRunner implements TimedArea {
           .map((h) => Math.ceil(h * HOUR_MS))
       },
     })
+    this.regimes = new RegimeClockArea({
+      applicable: (f) => applicableRegimes(f, deps.config?.regimes),
+      marks: (kpiId, incidentId) => {
+        const kpi = deps.kpis.find((k) => k.id === kpiId)
+        if (!kpi) return []
+        const th = resolveThresholds(kpi, { incident_id: incidentId }, deps.config)
+        if (!th.enabled) return []
+        return [th.warning, th.critical].filter((r): r is number => r !== null)
+      },
+    })
     this.ready = this.serial.run(() => this.load(now))
   }
 
   held(): number {
-    return this.engine.held
+    return this.engine.held + this.regimes.held
   }
 
   nextDeadline(): number | undefined {
-    return this.engine.nextDeadline()
+    return earliest(this.engine.nextDeadline(), this.regimes.nextDeadline())
   }
 
   private async load(now: number): Promise<void> {
@@ -88,7 +104,21 @@ export class PrivacyRunner implements TimedArea {
     const watchedSet = new Set(watched)
     this.engine.watchClocks(incidents.filter((i) => watchedSet.has(i.incidentId)))
     this.engine.upsert(incidents, now)
-    const samples = [...this.engine.aggregates(now), ...this.engine.clockSamples(now)]
+    const regimeKpis = new Set(REGIME_STEP_KPIS.map((k) => k.kpiId))
+    const watchedRegimes = [...open.values()]
+      .filter((b) => regimeKpis.has(b.kpiId))
+      .map((b) => ({ kpiId: b.kpiId, incidentId: b.scope.incident_id ?? '' }))
+    this.regimes.watch(watchedRegimes)
+    const regimeFacts = await regimeStateReader.live(
+      this.deps.ch,
+      this.deps.config?.regimes,
+      watchedRegimes.map((w) => w.incidentId),
+    )
+    const samples = [
+      ...this.engine.aggregates(now),
+      ...this.engine.clockSamples(now),
+      ...this.regimes.upsert(regimeFacts, now),
+    ]
     await this.deps.series.evaluate(samples, { kpiIds: this.kpiIds })
     this.deps.metrics.areaLoadSeconds.observe({ area: 'privacy' }, (performance.now() - started) / 1000)
     this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
@@ -104,9 +134,13 @@ export class PrivacyRunner implements TimedArea {
   }
 
   private readonly triggers = new Coalescing(this.serial, async (ids, now) => {
-    const incidents = await stateReader.incidents(this.deps.ch, ids)
+    const [incidents, regimeFacts] = await Promise.all([
+      stateReader.incidents(this.deps.ch, ids),
+      regimeStateReader.incidents(this.deps.ch, ids),
+    ])
     const clocks = this.engine.upsert(incidents, now)
-    await this.deps.series.evaluate([...clocks, ...this.engine.aggregates(now)])
+    const regimeClocks = this.regimes.upsert(regimeFacts, now)
+    await this.deps.series.evaluate([...clocks, ...regimeClocks, ...this.engine.aggregates(now)])
     this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
   })
 
@@ -117,7 +151,9 @@ export class PrivacyRunner implements TimedArea {
   tick(now: number): Promise<void> {
     return this.serial.run(async () => {
       const due = this.engine.nextDeadline()
-      const marks = this.engine.advanceTo(now)
+      const marks = [...this.engine.advanceTo(now), ...this.regimes.advanceTo(now)].sort(
+        (a, b) => a.at - b.at,
+      )
       await this.deps.series.evaluate([...marks, ...this.engine.aggregates(now)])
       if (due !== undefined && due <= now)
         this.deps.metrics.deadlineLagSeconds.observe(Math.max(0, Date.now() - due) / 1000)

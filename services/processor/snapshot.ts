@@ -2,8 +2,11 @@ import type { ClickHouse } from '../../shared/clickhouse/client.js'
 import { AuditArea } from '../../shared/kpi/engine/audit.js'
 import { modelPlan, modelSamples } from '../../shared/kpi/engine/model.js'
 import { PrivacyArea } from '../../shared/kpi/engine/privacy.js'
+import { RegimeClockArea } from '../../shared/kpi/engine/regime-clocks.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { applicableRegimes } from '../../shared/kpi/regimes-config.js'
 import type { ResolverConfig } from '../../shared/kpi/thresholds.js'
+import { regimeStateReader } from './regime-state-reader.js'
 import { stateReader } from './state-reader.js'
 
 /**
@@ -19,18 +22,24 @@ export async function snapshotFromState(
   config?: ResolverConfig,
 ): Promise<Sample[]> {
   const at = now.getTime()
-  const [incidents, findings, models] = await Promise.all([
+  const [incidents, regimeFacts, findings, models] = await Promise.all([
     stateReader.liveIncidents(ch, now, []),
+    regimeStateReader.live(ch, config?.regimes, []),
     stateReader.liveFindings(ch, now),
     stateReader.models(ch, undefined),
   ])
   const privacy = new PrivacyArea({ clockMarks: () => [] })
   privacy.upsert(incidents, at)
+  const regimes = new RegimeClockArea({
+    applicable: (f) => applicableRegimes(f, config?.regimes),
+    marks: () => [],
+  })
   const audit = new AuditArea()
   audit.upsert(findings, at)
   return [
     ...privacy.aggregates(at),
     ...privacy.clockSamples(at),
+    ...regimes.upsert(regimeFacts, at),
     ...audit.samples(at, true),
     ...modelSamples(models.versions, models.groups, at, modelPlan(config)),
   ]

@@ -158,7 +158,7 @@ const FINDINGS_LIVE = stateMergeSelect(findingState, {
  */
 const CHUNK_BYTES = 256 * 1024
 
-async function byIds<T>(
+export async function byIds<T>(
   ch: ClickHouse,
   sql: string,
   ids: readonly string[],

@@ -42,6 +42,14 @@ export type PrivacyIncidentRow = {
   data_subjects_affected: number
   ai_system_id: string
   controls: string[]
+  /** Notification regimes (migration 0010): see shared/events/privacy-incident-regimes.ts. */
+  awareness_at: string | null
+  classified_at: string | null
+  regimes: string[]
+  jurisdictions: string[]
+  /** Reports as two parallel arrays: `regime/step` and its sending time. */
+  report_steps: string[]
+  report_sent_at: string[]
 }
 
 export type ModelMetricRow = {
@@ -138,6 +146,12 @@ export const factColumns: { [T in FactTable]: readonly (keyof FactRowByTable[T])
     'data_subjects_affected',
     'ai_system_id',
     'controls',
+    'awareness_at',
+    'classified_at',
+    'regimes',
+    'jurisdictions',
+    'report_steps',
+    'report_sent_at',
   ],
   model_metric_events: [
     'event_id',
@@ -224,6 +238,12 @@ export function privacyIncidentRow(event: PrivacyIncidentEvent): PrivacyIncident
     ai_system_id: d.aiSystemId ?? '',
     // Repeats carry no meaning and would double count "incidents per control".
     controls: d.controls.length > 1 ? [...new Set(d.controls)] : d.controls,
+    awareness_at: optionalDateTime(d.awarenessAt),
+    classified_at: optionalDateTime(d.classifiedAt),
+    regimes: d.regimes ?? [],
+    jurisdictions: d.jurisdictions ?? [],
+    report_steps: (d.reports ?? []).map((r) => `${r.regime}/${r.step}`),
+    report_sent_at: (d.reports ?? []).map((r) => toClickHouseDateTime(r.sentAt)),
   }
 }
 

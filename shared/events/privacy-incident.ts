@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { businessUnit, controlReference, count, identifier, ms, timestamp } from './common.js'
 import { cloudEventSchema } from './envelope.js'
+import { regimeStepFieldChecks, regimesField } from './privacy-incident-regimes.js'
 
 export const PRIVACY_INCIDENT_TYPE = 'aims.privacy_incident.v1'
 
@@ -56,6 +57,7 @@ export const privacyIncidentDataSchema = z
       .max(50, 'must list at most 50 references')
       .default([])
       .describe('Controls and clauses the incident relates to, e.g. ["ISO27001:A.5.24", "ISO42001:A.8.4"].'),
+    ...regimesField,
   })
   .superRefine((d, ctx) => {
     let previous: { field: string; at: number; text: string } | undefined
@@ -106,6 +108,7 @@ export const privacyIncidentDataSchema = z
         message: 'is required once resolvedAt is set (use the same time if both happened at once)',
       })
     }
+    regimeStepFieldChecks(d, ctx)
     if (d.category === 'ai_data_exposure' && d.aiSystemId === undefined) {
       ctx.addIssue({
         code: 'custom',

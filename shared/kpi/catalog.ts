@@ -10,6 +10,7 @@ import {
   PARITY_METRICS,
   type ParityMetric,
 } from './fairness/spec.js'
+import { regimeKpiDefinitions } from './regimes.js'
 
 export { factVocabulary } from './vocabulary.js'
 
@@ -354,6 +355,7 @@ const definitions: KpiDefinition[] = [
     thresholds: { op: 'gte', warning: 48, critical: 72, for: '0s', overrides: [] },
     iso: INCIDENT_ISO,
   },
+  ...regimeKpiDefinitions(),
 
   // ----- model -----
   ...(

@@ -31,6 +31,8 @@ export type FieldKind =
   | { kind: 'stage'; rank: number }
   | { kind: 'min' }
   | { kind: 'max' }
+  /** Every value ever given, for array fields: the union of the arrays (a report once sent stays sent). */
+  | { kind: 'union' }
 
 /** How a value is stored: as is, an optional time (Int64 ms + 1, 0 = none), an optional string ('' = none), an optional number (with a presence flag). */
 export type Encoding = 'plain' | 'time' | 'string' | 'number'
@@ -267,6 +269,12 @@ function columns(
           return { fn: 'min', args: f.type, aggregate: (x: string) => `min${x}(${stored(f)})` }
         case 'max':
           return { fn: 'max', args: f.type, aggregate: (x: string) => `max${x}(${stored(f)})` }
+        case 'union':
+          return {
+            fn: 'groupUniqArrayArray',
+            args: f.type,
+            aggregate: (x: string) => `groupUniqArrayArray${x}(${stored(f)})`,
+          }
       }
     })(),
   }

@@ -12,6 +12,7 @@ import {
   stateFromFacts,
 } from './entity-state.js'
 import { FAIRNESS_ROW_TYPE, fairnessKpiSql } from './fairness-sql.js'
+import { regimeReferenceSql } from './regime-sql.js'
 import type { ResolverConfig } from './thresholds.js'
 import { factVocabulary } from './vocabulary.js'
 
@@ -50,7 +51,7 @@ const mean = (sum: string, n: string, unit: number) =>
 
 export type Axis = 'event_time' | 'ingested_at'
 
-export function privacyReferenceSql(axis?: Axis): string {
+export function privacyReferenceSql(axis?: Axis, config?: ResolverConfig): string {
   const deadline = factVocabulary.notificationDeadlineHours * HOUR_MS
   const state = stateFromFacts(incidentState, { asOf: asOfOn(axis) })
   const rows = [
@@ -95,7 +96,9 @@ UNION ALL
 SELECT 'privacy.notification_clock_hours' AS kpi_id, CAST(map('incident_id', incident_id), '${MAP_TYPE}') AS scope,
   CAST(greatest(0, (${NOW_MS} - ${msOf('detected_at')}) / ${HOUR_MS}) AS Nullable(Float64)) AS value
 FROM (${state})
-WHERE notifiable AND regulator_notified_at IS NULL`
+WHERE notifiable AND regulator_notified_at IS NULL
+UNION ALL
+SELECT kpi_id, scope, value FROM (${regimeReferenceSql(asOfOn(axis), config?.regimes)})`
 }
 
 export function auditReferenceSql(axis?: Axis): string {

@@ -21,6 +21,7 @@ import {
   type Reference,
   referenceSchema,
 } from './fairness/spec.js'
+import { type RegimesConfig, regimesConfigSchema } from './regimes-config.js'
 
 /**
  * The config file (YAML or JSON, `AIMS_CONFIG_FILE`): KPI thresholds (`kpis`, here) and alert routing
@@ -212,6 +213,7 @@ export const aimsConfigSchema = z.strictObject({
   /** Defaults of every fairness KPI: policy, minSamples, belowMinimum, level, maxCells. */
   fairness: fairnessDefaultsSchema.optional(),
   alerting: alertingConfigSchema.optional(),
+  regimes: regimesConfigSchema.optional(),
 })
 export type AimsConfig = z.infer<typeof aimsConfigSchema>
 
@@ -316,7 +318,11 @@ export interface EffectiveThresholds {
 
 /** The config as the resolvers read it. */
 export type ResolverConfig =
-  | { kpis?: KpisConfig | undefined; fairness?: FairnessDefaults | undefined }
+  | {
+      kpis?: KpisConfig | undefined
+      fairness?: FairnessDefaults | undefined
+      regimes?: RegimesConfig | undefined
+    }
   | undefined
 
 /** How one fairness KPI series is computed and judged (every field resolved). */

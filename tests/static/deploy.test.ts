@@ -210,7 +210,8 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/tsc -p tsconfig\.build\.json/)
     expect(dockerfile).toMatch(/npm install --omit=dev/)
     // The review page's static files must reach the image next to the compiled code.
-    for (const f of ['page.html', 'page.css', 'page.js']) expect(runtime).toContain(`review-page/${f}`)
+    for (const f of ['page.html', 'page.css', 'page.js', 'regime-clocks.js'])
+      expect(runtime).toContain(`review-page/${f}`)
     expect(runtime).toMatch(/COPY --from=deps\b.*node_modules/)
     expect(runtime).toMatch(/COPY --from=build\b.*\/app\/dist/)
   })

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { access } from '../../../shared/http/auth/roles.js'
 import type { FastifyReply, HttpArea, HttpServer } from '../../../shared/http/server.js'
 import type { Logger } from '../../../shared/logger.js'
+import { mountRegimeClocksView } from '../regime-clocks-view.js'
 import { mountViews, type ViewsDeps } from '../views.js'
 
 /**
@@ -43,6 +44,7 @@ const JS = 'text/javascript; charset=utf-8'
 const ASSETS: Record<string, Asset> = {
   'page.css': { file: () => join(HERE, 'page.css'), type: CSS, cache: 'no-cache' },
   'page.js': { file: () => join(HERE, 'page.js'), type: JS, cache: 'no-cache' },
+  'regime-clocks.js': { file: () => join(HERE, 'regime-clocks.js'), type: JS, cache: 'no-cache' },
   'chart.umd.js': { file: chartJsPath, type: JS, cache: 'private, max-age=86400' },
 }
 /** What the sign-in page needs before there is a session. */
@@ -103,5 +105,6 @@ const reviewPage: HttpArea<ReviewPageDeps> = async (app, deps) => {
 
 export function mountReviewPage(http: HttpServer, deps: ReviewPageDeps): void {
   mountViews(http, deps)
+  mountRegimeClocksView(http, deps)
   http.register(reviewPage, deps)
 }

@@ -44,6 +44,8 @@ export const access = {
   models: ['executive', 'ml', 'auditor', 'admin'],
   incidents: ['executive', 'security', 'auditor', 'admin'],
   deadLetters: ['auditor', 'admin'],
+  /** Per-incident regulatory notification clocks (GDPR, NIS2, DORA, HIPAA). */
+  regimeClocks: ['security', 'auditor', 'admin'],
   metrics: ['metrics', 'admin'],
 } as const satisfies Record<string, readonly Role[]>
 

@@ -166,6 +166,7 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
       '/api/views/incidents': ['executive', 'security', 'auditor', 'admin'],
       '/api/views/nonconformities': ['executive', 'auditor', 'admin'],
       '/api/views/alert-deliveries': ['executive', 'auditor', 'admin'],
+      '/api/views/regime-clocks': ['security', 'auditor', 'admin'],
       '/api/dead-letters': ['auditor', 'admin'],
       '/metrics': ['metrics', 'admin'],
     }

@@ -264,6 +264,19 @@ function generate(adminToken: string): Case[] {
       data: request('GET', r.pick(hostile)().replaceAll(' ', '%20'), [auth]),
     })
   }
+  // Routes added later draw from their own generator, so the cases above stay the same ones.
+  const later = prng(SEED + 1)
+  const laterHostile: (() => string)[] = [
+    () => `/api/views/regime-clocks?state=${later.pick(['closed', 'OPEN', '', "' OR 1=1 --"])}x`,
+    () => `/api/views/regime-clocks?limit=${later.pick(['0', '5001', '-1', 'all', '1e9'])}`,
+    () => `/api/views/regime-clocks?regime=${later.pick(['nis2', 'dora'])}`,
+  ]
+  for (let i = 0; i < 30; i++) {
+    cases.push({
+      kind: 'hostile query value',
+      data: request('GET', later.pick(laterHostile)().replaceAll(' ', '%20'), [auth]),
+    })
+  }
   // Path traversal and unknown paths.
   for (let i = 0; i < 50; i++) {
     const t = r.pick([

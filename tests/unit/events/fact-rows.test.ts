@@ -46,7 +46,8 @@ function ddlColumns(): Map<string, { name: string; type: string; hasDefault: boo
     for (const alter of migration(file).matchAll(/ALTER TABLE (\w+)\n((?:\s+ADD COLUMN [^\n]*\n?)+)/g)) {
       const columns = tables.get(alter[1]!)
       if (columns === undefined) continue
-      for (const add of alter[2]!.matchAll(/ADD COLUMN IF NOT EXISTS (\w+) ([^,;\n]+(?:\([^)]*\))?)[,;]?/g)) {
+      // One column per line: a type may hold commas itself (DateTime64(3, 'UTC')).
+      for (const add of alter[2]!.matchAll(/ADD COLUMN IF NOT EXISTS (\w+) (.*?)[,;]?$/gm)) {
         const rest = add[2]!.trim()
         columns.push({
           name: add[1]!,
@@ -72,6 +73,9 @@ function fits(type: string, value: unknown): boolean {
   if (type === 'UInt64') return Number.isSafeInteger(value) && (value as number) >= 0
   if (type === 'Bool') return typeof value === 'boolean'
   if (type === 'Array(String)') return Array.isArray(value) && value.every((v) => typeof v === 'string')
+  if (type === "Array(DateTime64(3, 'UTC'))") {
+    return Array.isArray(value) && value.every((v) => typeof v === 'string' && DATETIME.test(v))
+  }
   if (type === 'Map(LowCardinality(String), Float64)') {
     return (
       typeof value === 'object' &&
@@ -158,7 +162,39 @@ describe('toFactRows values', () => {
         data_subjects_affected: 312,
         ai_system_id: '',
         controls: ['ISO27001:A.5.14', 'ISO27001:A.5.24', 'ISO27001:A.5.34'],
+        // A v1 event names no regime: the clock columns are empty.
+        awareness_at: null,
+        classified_at: null,
+        regimes: [],
+        jurisdictions: [],
+        report_steps: [],
+        report_sent_at: [],
       },
+    })
+  })
+
+  it('carries the regime fields: awareness, classification, regimes, jurisdictions and reports', () => {
+    const raw = sample('privacy-incidents', 0) as { data: Record<string, unknown> }
+    Object.assign(raw.data, {
+      awarenessAt: '2025-03-03T10:40:00+01:00',
+      classifiedAt: '2025-03-03T09:50:00Z',
+      regimes: ['nis2', 'dora'],
+      jurisdictions: ['EU'],
+      reports: [
+        { regime: 'nis2', step: 'early_warning', sentAt: '2025-03-03T20:00:00Z' },
+        { regime: 'dora', step: 'initial', sentAt: '2025-03-03T12:00:00Z' },
+      ],
+    })
+    const parsed = parseEvent(raw)
+    if (!parsed.ok) throw new Error(parsed.reason)
+    const row = toFactRows(parsed.event)[0]!.row as Record<string, unknown>
+    expect(row).toMatchObject({
+      awareness_at: '2025-03-03 09:40:00.000',
+      classified_at: '2025-03-03 09:50:00.000',
+      regimes: ['nis2', 'dora'],
+      jurisdictions: ['EU'],
+      report_steps: ['nis2/early_warning', 'dora/initial'],
+      report_sent_at: ['2025-03-03 20:00:00.000', '2025-03-03 12:00:00.000'],
     })
   })
 

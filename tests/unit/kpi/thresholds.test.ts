@@ -142,6 +142,7 @@ describe('config files', () => {
       warning: 0.85,
     })
     expect(Object.keys(cfg.alerting?.sinks ?? {})).toEqual(['console', 'oncall', 'team', 'am'])
+    expect(cfg.regimes?.rules.map((r) => r.apply)).toEqual([['nis2', 'dora'], ['gdpr_art34'], ['hipaa']])
   })
 
   it('loads JSON and names the path in errors', async () => {
