@@ -15,7 +15,7 @@ import type { Logger } from '../../../shared/logger.js'
 import { getCounter } from '../../../shared/metrics/registry.js'
 import type { BreachStore } from '../breach-store.js'
 import { type BreachEpisode, buildNonconformityEvent, type OpenRequest } from './finding.js'
-import { type NonconformityLink, PREVIOUS_FINDING_SQL, toLink, toLinkRow } from './link.js'
+import { type NonconformityLink, nonconformityOf, PREVIOUS_FINDING_SQL, toLink, toLinkRow } from './link.js'
 import { type Claim, type DueTimer, NonconformitySchedule } from './schedule.js'
 
 /**
@@ -213,7 +213,11 @@ export class NonconformityOpener {
 
   private async openFor(episode: BreachEpisode, request: OpenRequest): Promise<OpenResult> {
     const held = await this.schedule.claimed(episode.breachId)
-    if (held) return { created: false, link: await this.deliver(episode, held) }
+    if (held) {
+      // Linked means sent: nothing to send again. Claimed but not linked: its sender stopped half-way.
+      const linked = await nonconformityOf(this.deps.ch, episode.breachId)
+      return { created: false, link: linked ?? (await this.deliver(episode, held)) }
+    }
     const found = this.settingsOf(episode.kpiId)
     if (!found) throw new Error(`breach ${episode.breachId} is of KPI ${episode.kpiId}, not in the catalog`)
     const [previous] = await queryRows<{ finding_id: string }>(this.deps.ch, PREVIOUS_FINDING_SQL, {
