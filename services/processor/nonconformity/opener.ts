@@ -121,6 +121,8 @@ export class NonconformityOpener {
   static async start(deps: NonconformityDeps): Promise<NonconformityOpener> {
     const opener = new NonconformityOpener(deps)
     await opener.producer.connect()
+    const byTime = deps.kpis.some((k) => resolveNonconformity(k, deps.config?.nonconformity).byTime)
+    if (!byTime) return opener
     const rows = await queryRows<EpisodeRow>(deps.ch, CRITICAL_OPEN_SQL)
     let set = 0
     for (const r of rows) if (await opener.scheduleEpisode(toEpisode(r, true))) set++
