@@ -32,10 +32,10 @@ const KPI = 'privacy.incidents_opened'
 /**
  * Breach → nonconformity, end to end with real Kafka, ClickHouse and Redis and a controlled clock: a
  * critical breach held for `after` opens one audit finding on aims.audit-findings.v1 that the collector
- * stores and the NC KPIs count; the next episode of the same KPI and scope is a repeat of it; a request
+ * stores and the NC KPIs count, with two processor replicas ticking the same timers; the next episode of the same KPI and scope is a repeat of it; a request
  * opens one at once, and its timer then adds nothing.
  */
-describe('a breach critical past the configured time opens a nonconformity', () => {
+describe('a breach critical past the configured time opens a nonconformity (two replicas)', () => {
   const auth = testAuth()
   const aimsConfig = parseAimsConfig({ nonconformity: { after: '4h', dueInDays: 14 } })
   let stack: TestStack
@@ -43,6 +43,9 @@ describe('a breach critical past the configured time opens a nonconformity', () 
   let redis: Redis
   let http: HttpServer
   let processor: Processor
+  /** A second replica: same consumer group, Redis and clock; it takes its share of timers and triggers. */
+  let replica: Processor
+  let replicaHttp: HttpServer
   let base: string
   let now = Date.now()
 
@@ -53,10 +56,20 @@ describe('a breach critical past the configured time opens a nonconformity', () 
     collector = await startTestCollector(stack)
     processor = await startTestProcessor(stack, { redis, http, aimsConfig, clock: () => new Date(now) })
     base = (await http.listen('127.0.0.1', 0)).url
+    replicaHttp = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
+    replica = await startTestProcessor(stack, {
+      redis: redis.duplicate(),
+      http: replicaHttp,
+      aimsConfig,
+      clock: () => new Date(now),
+    })
     await processor.ready()
+    await replica.ready()
   })
   afterAll(async () => {
+    await replica?.stop()
     await processor?.stop()
+    await replicaHttp?.close()
     await http?.close()
     await collector?.stop()
     if (redis) {
@@ -180,7 +193,7 @@ describe('a breach critical past the configured time opens a nonconformity', () 
 
     // Just before the 4 hours: nothing.
     now = t0 + 4 * HOUR - 60_000
-    await processor.sweepNow()
+    await Promise.all([processor.sweepNow(), replica.sweepNow()])
     expect(await findingRows(firstFinding)).toEqual([])
 
     now = t0 + 4 * HOUR + HOLD_MS // and held there
@@ -235,7 +248,7 @@ describe('a breach critical past the configured time opens a nonconformity', () 
     })
     try {
       expect(await other.tick()).toBe(0)
-      await processor.sweepNow()
+      await Promise.all([processor.sweepNow(), replica.sweepNow()])
     } finally {
       await other.stop()
     }
@@ -310,8 +323,8 @@ describe('a breach critical past the configured time opens a nonconformity', () 
     await storedFinding(findingIdOf(third))
 
     now = t2 + 4 * HOUR + HOLD_MS
-    await processor.sweepNow()
-    await processor.sweepNow()
+    await Promise.all([processor.sweepNow(), replica.sweepNow()])
+    await Promise.all([processor.sweepNow(), replica.sweepNow()])
     await settled(stack)
     expect(await findingRows(findingIdOf(third))).toHaveLength(1)
     await ncKpiReaches('audit.repeat_findings', 2)
