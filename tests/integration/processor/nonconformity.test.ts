@@ -329,4 +329,59 @@ describe('a breach critical past the configured time opens a nonconformity (two 
     expect(await findingRows(findingIdOf(third))).toHaveLength(1)
     await ncKpiReaches('audit.repeat_findings', 2)
   })
+
+  it('counts the time from the escalation to critical, not from the warning', async () => {
+    // A notifiable incident's 72-hour clock: warning at 48 h, escalated to critical at 72 h.
+    const detected = now - 47 * HOUR
+    await produce(stack.kafka, topicNames(stack.cfg).privacyIncidents, [
+      {
+        key: 'INC-NC-CLOCK',
+        value: JSON.stringify(
+          incidentEvent({
+            incidentId: 'INC-NC-CLOCK',
+            status: 'detected',
+            time: new Date(detected).toISOString(),
+            detectedAt: new Date(detected).toISOString(),
+            notifiable: true,
+          }),
+        ),
+      },
+    ])
+    await settled(stack)
+    const clockBreach = async (transition: string) =>
+      waitFor(
+        `the clock breach ${transition}`,
+        async () => {
+          const [row] = await queryRows<{ breach_id: string }>(
+            stack.ch,
+            `SELECT DISTINCT breach_id FROM breach_transitions
+             WHERE kpi_id = 'privacy.notification_clock_hours' AND scope['incident_id'] = 'INC-NC-CLOCK'
+               AND transition = {t:String}`,
+            { t: transition },
+          )
+          return row?.breach_id
+        },
+        WAIT_MS,
+      )
+    now = detected + 48 * HOUR + HOLD_MS
+    const breach = await clockBreach('firing')
+    now = detected + 72 * HOUR + HOLD_MS
+    expect(await clockBreach('escalated')).toBe(breach)
+
+    // 4 h after the warning has long passed; 4 h after the escalation has not.
+    now = detected + 76 * HOUR - 60_000
+    await Promise.all([processor.sweepNow(), replica.sweepNow()])
+    expect(await findingRows(findingIdOf(breach))).toEqual([])
+
+    now = detected + 76 * HOUR + HOLD_MS
+    const [row] = await storedFinding(findingIdOf(breach))
+    expect(row!.raised_at).toBe(
+      new Date(detected + 76 * HOUR).toISOString().replace('T', ' ').replace('Z', ''),
+    )
+    const detail = await apiGet(base, `/api/breaches/${breach}`, auth.tokens.security)
+    expect(detail.body.nonconformity).toMatchObject({
+      findingId: findingIdOf(breach),
+      criticalSince: new Date(detected + 72 * HOUR).toISOString(),
+    })
+  })
 })
