@@ -1,12 +1,12 @@
 import { z } from 'zod'
 import { text } from '../../../shared/events/common.js'
 import { areasOf, type Role } from '../../../shared/http/auth/roles.js'
-import { ForbiddenError, NotFoundError } from '../../../shared/http/errors.js'
+import { ForbiddenError, HttpError, NotFoundError } from '../../../shared/http/errors.js'
 import { errorResponse, protectedErrors } from '../../../shared/http/schemas.js'
 import type { HttpArea, HttpServer } from '../../../shared/http/server.js'
 import type { KpiDefinition } from '../../../shared/kpi/catalog.js'
 import { breachIdParams } from '../api-schemas.js'
-import type { NonconformityOpener } from './opener.js'
+import { KpiGoneError, type NonconformityOpener } from './opener.js'
 
 /**
  * POST /api/breaches/:id/nonconformity: opens the breach's nonconformity now (the review page's button,
@@ -59,6 +59,7 @@ const nonconformityApi: HttpArea<NonconformityApiDeps> = async (app, deps) => {
           200: nonconformityResponse,
           201: nonconformityResponse,
           404: errorResponse.describe('No breach has this id'),
+          409: errorResponse.describe('The breach’s KPI is no longer in the catalog'),
           ...protectedErrors,
         },
       },
@@ -73,7 +74,11 @@ const nonconformityApi: HttpArea<NonconformityApiDeps> = async (app, deps) => {
       if (!(areasOf(req.auth?.principal) as ReadonlySet<string>).has(area)) {
         throw new ForbiddenError(`breaches of area ${area} are not for your role`)
       }
-      const result = await deps.opener.openOnRequest(episode, req.auth!.principal.name, req.body.reason)
+      const result = await deps.opener
+        .openOnRequest(episode, req.auth!.principal.name, req.body.reason)
+        .catch((err: unknown) => {
+          throw err instanceof KpiGoneError ? new HttpError(409, err.message) : err
+        })
       return reply
         .code(result.created ? 201 : 200)
         .send({ breachId: episode.breachId, created: result.created, nonconformity: result.link })

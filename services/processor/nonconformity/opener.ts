@@ -8,7 +8,7 @@ import { type AuditFindingEvent, auditFindingEventSchema } from '../../../shared
 import { encodeKafkaMessage } from '../../../shared/events/encode.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
 import { parseClickHouseTime, toClickHouseTime } from '../../../shared/kpi/breach-state.js'
-import type { KpiDefinition } from '../../../shared/kpi/catalog.js'
+import { KPIS, type KpiDefinition } from '../../../shared/kpi/catalog.js'
 import { resolveNonconformity } from '../../../shared/kpi/nonconformity.js'
 import type { AimsConfig } from '../../../shared/kpi/thresholds.js'
 import type { Logger } from '../../../shared/logger.js'
@@ -29,6 +29,14 @@ import { type Claim, type DueTimer, NonconformitySchedule } from './schedule.js'
  * event and the collector keeps one. A later episode of the same KPI and scope names the previous finding
  * as `repeatOf`.
  */
+
+/** The breach's KPI is no longer in the catalog: nothing says where its finding would be filed. */
+export class KpiGoneError extends Error {
+  override readonly name = 'KpiGoneError'
+  constructor(readonly kpiId: string) {
+    super(`the breach's KPI ${kpiId} is no longer in the catalog`)
+  }
+}
 
 /** A taken timer is due again after this unless its finding was sent (the taker died or failed). */
 export const NC_LEASE_MS = 30_000
@@ -107,7 +115,8 @@ export class NonconformityOpener {
 
   private constructor(private readonly deps: NonconformityDeps) {
     this.schedule = new NonconformitySchedule(deps.redis, deps.cfg.REDIS_PREFIX)
-    this.byId = new Map(deps.kpis.map((k) => [k.id, k]))
+    // The whole catalog: a breach recorded before its KPI was turned off may still be given its finding.
+    this.byId = new Map(KPIS.map((k) => [k.id, k]))
     this.topic = topicNames(deps.cfg).auditFindings
     // Not idempotent on purpose (as the collector's): a resent finding is the same event id, which the
     // collector deduplicates, and kafkajs's idempotent mode would retry forever through a shutdown.
@@ -221,7 +230,7 @@ export class NonconformityOpener {
       return { created: false, link: linked ?? (await this.deliver(episode, held)) }
     }
     const found = this.settingsOf(episode.kpiId)
-    if (!found) throw new Error(`breach ${episode.breachId} is of KPI ${episode.kpiId}, not in the catalog`)
+    if (!found) throw new KpiGoneError(episode.kpiId)
     const [previous] = await queryRows<{ finding_id: string }>(this.deps.ch, PREVIOUS_FINDING_SQL, {
       fingerprint: episode.fingerprint,
       breach_id: episode.breachId,
