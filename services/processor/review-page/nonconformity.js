@@ -43,7 +43,7 @@
     if (key === shown) return
     shown = key
     if (nc) {
-      box.replaceChildren(
+      const parts = [
         el('h3', {}, 'Nonconformity'),
         el(
           'p',
@@ -57,7 +57,9 @@
           { class: 'muted' },
           `Opened ${nc.openedBy === 'timer' ? 'when the breach had been critical for the configured time' : `on request by ${nc.requestedBy || 'unknown'}`}; cites ${nc.references.join(', ')}.`,
         ),
-      )
+      ]
+      // replaceChildren would write a null as the text "null".
+      box.replaceChildren(...parts.filter((p) => p !== null))
       return
     }
     const reason = el('input', {

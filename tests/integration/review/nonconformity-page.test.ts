@@ -142,6 +142,9 @@ describe('the breach page opens a nonconformity on demand', () => {
       await finding.waitFor({ timeout: PAGE_BOUND_MS })
       expect(await finding.textContent()).toContain(findingIdOf(breachId))
       expect(await finding.textContent()).toContain('ISO27001 A.5.24')
+      const section = (await page.locator('#breach-nonconformity').textContent()) ?? ''
+      expect(section).toContain('on request by test-security')
+      expect(section).not.toMatch(/null|undefined/)
       const [row] = await waitFor(
         'the finding stored by the collector',
         async () => {
