@@ -46,6 +46,7 @@ describe('a breach critical past the configured time opens a nonconformity (two 
   /** A second replica: same consumer group, Redis and clock; it takes its share of timers and triggers. */
   let replica: Processor
   let replicaHttp: HttpServer
+  let replicaRedis: Redis
   let base: string
   let now = Date.now()
 
@@ -57,8 +58,9 @@ describe('a breach critical past the configured time opens a nonconformity (two 
     processor = await startTestProcessor(stack, { redis, http, aimsConfig, clock: () => new Date(now) })
     base = (await http.listen('127.0.0.1', 0)).url
     replicaHttp = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
+    replicaRedis = redis.duplicate()
     replica = await startTestProcessor(stack, {
-      redis: redis.duplicate(),
+      redis: replicaRedis,
       http: replicaHttp,
       aimsConfig,
       clock: () => new Date(now),
@@ -68,6 +70,7 @@ describe('a breach critical past the configured time opens a nonconformity (two 
   })
   afterAll(async () => {
     await replica?.stop()
+    replicaRedis?.disconnect()
     await processor?.stop()
     await replicaHttp?.close()
     await http?.close()
@@ -235,12 +238,13 @@ describe('a breach critical past the configured time opens a nonconformity (two 
   })
 
   it('sends it once: more ticks, a restarted opener (another replica) and a request add no event', async () => {
+    const otherRedis = redis.duplicate()
     const other = await NonconformityOpener.start({
       cfg: stack.cfg,
       ch: stack.ch,
-      redis: redis.duplicate(),
+      redis: otherRedis,
       kafka: stack.kafka,
-      store: new BreachStore(redis.duplicate(), stack.cfg.REDIS_PREFIX),
+      store: new BreachStore(otherRedis, stack.cfg.REDIS_PREFIX),
       kpis: enabledKpis(aimsConfig),
       config: aimsConfig,
       clock: () => new Date(now),
@@ -251,6 +255,7 @@ describe('a breach critical past the configured time opens a nonconformity (two 
       await Promise.all([processor.sweepNow(), replica.sweepNow()])
     } finally {
       await other.stop()
+      otherRedis.disconnect()
     }
     const again = await post(firstBreach, auth.tokens.security)
     expect(again.status).toBe(200)
