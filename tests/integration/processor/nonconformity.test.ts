@@ -305,6 +305,11 @@ describe('a breach critical past the configured time opens a nonconformity (two 
     await settled(stack)
     const third = await breachAt(t2)
 
+    // Documented in the OpenAPI document with the roles it accepts.
+    const doc = await apiGet(base, '/api/openapi.json', auth.tokens.auditor)
+    expect(doc.status).toBe(200)
+    expect(Object.keys(doc.body.paths['/api/breaches/{id}/nonconformity'])).toEqual(['post'])
+
     expect((await post('no-such-breach', auth.tokens.admin)).status).toBe(404)
     expect((await post(third, auth.tokens.ml)).status).toBe(403)
     expect((await post(third, auth.tokens.executive)).status).toBe(403)
