@@ -246,6 +246,9 @@ export class NonconformityOpener {
       requestedBy: request.requestedBy ?? '',
       criticalSince: episode.criticalSince,
     }
+    // A safety net set before the claim: if this process stops before the finding is sent, the timer
+    // (due now, or its own earlier time) sends the claimed finding from whichever replica takes it.
+    await this.schedule.schedule(episode, request.raisedAt)
     const claim = await this.schedule.claim(episode.breachId, mine)
     const link = await this.deliver(episode, claim)
     const created = claim.event === mine.event

@@ -1,12 +1,15 @@
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BreachStore } from '../../../services/processor/breach-store.js'
-import { findingIdOf } from '../../../services/processor/nonconformity/finding.js'
+import { buildNonconformityEvent, findingIdOf } from '../../../services/processor/nonconformity/finding.js'
 import { NonconformityOpener } from '../../../services/processor/nonconformity/opener.js'
+import { NonconformitySchedule } from '../../../services/processor/nonconformity/schedule.js'
 import { type Processor, TICK_MS } from '../../../services/processor/processor.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
+import { KPIS } from '../../../shared/kpi/catalog.js'
+import { resolveNonconformity } from '../../../shared/kpi/nonconformity.js'
 import { enabledKpis, parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
 import { apiGet, bearer, type Json, testAuth } from '../../helpers/api.js'
@@ -393,5 +396,48 @@ describe('a breach critical past the configured time opens a nonconformity (two 
       findingId: findingIdOf(breach),
       criticalSince: new Date(detected + 72 * HOUR).toISOString(),
     })
+  })
+
+  it('sends a finding claimed by a replica that stopped before sending it', async () => {
+    const kpi = KPIS.find((k) => k.id === KPI)!
+    const fp = 'c0ffee00c0ffee00c0ffee00c0ffee00'
+    const episode = {
+      breachId: `${fp}-${now - HOUR}`,
+      fingerprint: fp,
+      kpiId: KPI,
+      scope: { severity: 'critical' },
+      startedAt: now - HOUR,
+      criticalSince: now - HOUR,
+    }
+    const event = buildNonconformityEvent(kpi, episode, resolveNonconformity(kpi, aimsConfig.nonconformity), {
+      raisedAt: now,
+      openedBy: 'timer',
+    })
+    // What a replica leaves when it stops between the claim and the send: a claim and a taken timer.
+    const schedule = new NonconformitySchedule(redis, stack.cfg.REDIS_PREFIX)
+    await schedule.schedule(episode, now)
+    await schedule.claim(episode.breachId, {
+      event: JSON.stringify(event),
+      openedBy: 'timer',
+      requestedBy: '',
+      criticalSince: episode.criticalSince,
+    })
+    const rows = await storedFinding(findingIdOf(episode.breachId))
+    expect(rows).toHaveLength(1)
+    expect(rows[0]!.event_id).toBe(event.id)
+    await waitFor(
+      'the link row',
+      async () =>
+        (await count(
+          stack.ch,
+          'SELECT count() AS n FROM breach_nonconformities WHERE breach_id = {id:String}',
+          {
+            id: episode.breachId,
+          },
+        )) > 0
+          ? true
+          : undefined,
+      WAIT_MS,
+    )
   })
 })
