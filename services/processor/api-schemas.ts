@@ -110,4 +110,6 @@ export const breachResponse = z.object({
   breachId: z.string(),
   transitions: z.array(row),
   deliveries: z.array(row),
+  /** The nonconformity (audit finding) this breach opened, or null. */
+  nonconformity: z.looseObject({ findingId: z.string(), repeatOf: z.string().nullable() }).nullable(),
 })

@@ -17,6 +17,8 @@ import type { Logger } from '../../shared/logger.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
 import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
+import { mountNonconformityApi } from './nonconformity/api.js'
+import { NonconformityOpener } from './nonconformity/opener.js'
 import { mountReadApi } from './read-api.js'
 import { mountReviewPage } from './review-page/mount.js'
 import { SeriesEvaluator } from './series.js'
@@ -75,10 +77,24 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   const metrics = processorMetrics()
   const kpis = enabledKpis(aimsConfig)
   const alerts = createAlertQueue(cfg, redis)
-  const enqueue = (job: AlertJob) => enqueueAlert(alerts, job)
   // Evaluation reads and writes on its own ClickHouse session: never queued behind ingest or the read API.
   const ch = await createClickHouse(cfg, 'evaluate')
   const store = new BreachStore(redis, cfg.REDIS_PREFIX)
+  const nonconformities = await NonconformityOpener.start({
+    cfg,
+    ch,
+    redis,
+    kafka,
+    store,
+    kpis,
+    config: aimsConfig,
+    clock,
+    log,
+  })
+  const enqueue = async (job: AlertJob) => {
+    await enqueueAlert(alerts, job)
+    await nonconformities.onTransition(job)
+  }
   const restored = await store.restoreOnce(() =>
     queryRows<StoredTransition>(ch, OPEN_BREACHES_SQL, { kpi_ids: [] }),
   )
@@ -172,6 +188,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     clock,
     log,
   })
+  mountNonconformityApi(http, { opener: nonconformities, kpis })
 
   const redriveOutbox = async () => {
     for (const entry of await store.pending(Date.now() - OUTBOX_GRACE_MS)) {
@@ -194,6 +211,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     )
     const pending = series.duePending(now)
     if (pending.length > 0) await series.evaluate(pending)
+    await nonconformities.tick()
   }
 
   let lastSweep = 0
@@ -255,6 +273,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       await triggers.stop()
       await ready.catch(() => undefined)
       await alerts.close()
+      await nonconformities.stop()
       await ch.close()
       health.remove('sweep')
       health.remove('evaluation')

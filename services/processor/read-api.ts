@@ -20,6 +20,7 @@ import {
   kpiQuery,
   kpiResponse,
 } from './api-schemas.js'
+import { nonconformityOf } from './nonconformity/link.js'
 
 /**
  * The read API: JSON over the processor's HTTP server, for the review page, Grafana-less operators and
@@ -354,7 +355,7 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
          FROM alert_deliveries WHERE startsWith(transition_id, {prefix:String}) ORDER BY attempted_at`,
         { prefix: `${id}-` },
       )
-      return { breachId: id, transitions, deliveries }
+      return { breachId: id, transitions, deliveries, nonconformity: await nonconformityOf(ch, id) }
     },
   )
 

@@ -22,6 +22,7 @@ import {
   referenceSchema,
 } from './fairness/spec.js'
 import { type RegimesConfig, regimesConfigSchema } from './regimes-config.js'
+import { nonconformityConfigSchema } from './nonconformity.js'
 
 /**
  * The config file (YAML or JSON, `AIMS_CONFIG_FILE`): KPI thresholds (`kpis`, here) and alert routing
@@ -214,6 +215,7 @@ export const aimsConfigSchema = z.strictObject({
   fairness: fairnessDefaultsSchema.optional(),
   alerting: alertingConfigSchema.optional(),
   regimes: regimesConfigSchema.optional(),
+  nonconformity: nonconformityConfigSchema.optional(),
 })
 export type AimsConfig = z.infer<typeof aimsConfigSchema>
 

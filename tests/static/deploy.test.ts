@@ -209,9 +209,19 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/npm install(?! --omit)/)
     expect(dockerfile).toMatch(/tsc -p tsconfig\.build\.json/)
     expect(dockerfile).toMatch(/npm install --omit=dev/)
-    // The review page's static files must reach the image next to the compiled code.
-    for (const f of ['page.html', 'page.css', 'page.js', 'regime-clocks.js'])
-      expect(runtime).toContain(`review-page/${f}`)
+    // Every static file of the review page (the sign-in page and each section's script included) must
+    // reach the image next to the compiled code: a file added to the folder is checked without a test edit.
+    const copied = [...runtime.matchAll(/\S*review-page\/(\S+)/g)]
+      .map((m) => m[1]!)
+      .filter((f) => f !== '')
+      .map((glob) => new RegExp(`^${glob.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`))
+    const assets = readdirSync(join(root, 'services/processor/review-page')).filter((f) => !f.endsWith('.ts'))
+    expect(assets).toContain('login.html')
+    for (const f of assets)
+      expect(
+        copied.some((re) => re.test(f)),
+        f,
+      ).toBe(true)
     expect(runtime).toMatch(/COPY --from=deps\b.*node_modules/)
     expect(runtime).toMatch(/COPY --from=build\b.*\/app\/dist/)
   })

@@ -365,6 +365,43 @@ function generate(adminToken: string): Case[] {
     ])
     cases.push({ kind: 'slow client', data: Buffer.from(partial), stall: true, mayClose: true })
   }
+  // Opening a breach's nonconformity (POST): bad ids, unknown breaches, hostile bodies, no credential.
+  const breachBodies = [
+    '{}',
+    '{"reason":"ok"}',
+    '{"reason":"line\\nbreak"}',
+    '{"reason":""}',
+    '{"reason":123}',
+    `{"reason":"${'r'.repeat(301)}"}`,
+    '{"extra":1}',
+    '{"__proto__":{"x":1}}',
+    '{"constructor":{"prototype":{"x":1}}}',
+    'not json',
+    '[]',
+    'null',
+    `{"reason":"${'r'.repeat(5_000)}"}`,
+  ]
+  for (let i = 0; i < 60; i++) {
+    const id = r.pick([
+      `${r.word(32, '0123456789abcdef')}-${r.int(0, 2_000_000_000_000)}`,
+      "x' OR '1'='1",
+      'a b',
+      '<script>',
+      r.word(201),
+      '%00',
+    ])
+    const body = r.pick(breachBodies)
+    const type = r.pick(['Content-Type: application/json', 'Content-Type: text/plain', ''])
+    const headers = [
+      ...(i % 5 === 4 ? [] : [auth]),
+      ...(type ? [type] : []),
+      `Content-Length: ${body.length}`,
+    ]
+    cases.push({
+      kind: 'nonconformity request',
+      data: request('POST', `/api/breaches/${id.replaceAll(' ', '%20')}/nonconformity`, headers, body),
+    })
+  }
   return cases
 }
 
