@@ -21,8 +21,8 @@ import {
   type Reference,
   referenceSchema,
 } from './fairness/spec.js'
-import { type RegimesConfig, regimesConfigSchema } from './regimes-config.js'
 import { nonconformityConfigSchema } from './nonconformity.js'
+import { type RegimesConfig, regimesConfigSchema } from './regimes-config.js'
 
 /**
  * The config file (YAML or JSON, `AIMS_CONFIG_FILE`): KPI thresholds (`kpis`, here) and alert routing

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Processor, startProcessor, TICK_MS } from '../../../services/processor/processor.js'
+import { type Processor, TICK_MS } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
