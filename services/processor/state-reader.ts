@@ -65,6 +65,7 @@ function toVersion(r: Row): ModelVersionFacts {
     environment: String(r.environment),
     modelVersion: String(r.model_version),
     firstSeen: mustTime(r.first_event_at),
+    lastEventAt: time(r.last_event_at),
     accuracy: num(r.accuracy),
     f1: num(r.f1),
     auc: num(r.auc),
@@ -114,7 +115,7 @@ const FINDING_FIELDS = [
   'closed_at',
   'repeat_of',
 ]
-const VERSION_FIELDS = ['first_event_at', 'accuracy', 'f1', 'auc', 'baseline_version']
+const VERSION_FIELDS = ['first_event_at', 'last_event_at', 'accuracy', 'f1', 'auc', 'baseline_version']
 const GROUP_FIELDS = ['version', 'tp', 'fp', 'tn', 'fn', 'selected', 'total', 'cell_attributes']
 
 const INCIDENTS_BY_ID = stateMergeSelect(incidentState, {

@@ -21,6 +21,7 @@ import {
   type Reference,
   referenceSchema,
 } from './fairness/spec.js'
+import { lifecycleConfigSchema } from './lifecycle.js'
 
 /**
  * The config file (YAML or JSON, `AIMS_CONFIG_FILE`): KPI thresholds (`kpis`, here) and alert routing
@@ -212,6 +213,7 @@ export const aimsConfigSchema = z.strictObject({
   /** Defaults of every fairness KPI: policy, minSamples, belowMinimum, level, maxCells. */
   fairness: fairnessDefaultsSchema.optional(),
   alerting: alertingConfigSchema.optional(),
+  lifecycle: lifecycleConfigSchema.optional(),
 })
 export type AimsConfig = z.infer<typeof aimsConfigSchema>
 
