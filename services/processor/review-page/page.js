@@ -548,7 +548,12 @@
         'data-severity': b.severity,
         'data-scope': scopeText(b.scope),
       },
-      h('td', { 'data-label': 'Severity' }, badge(b.severity)),
+      h(
+        'td',
+        { 'data-label': 'Severity' },
+        badge(b.severity),
+        b.condition === 'stale' ? badge('stale') : null,
+      ),
       h('td', { 'data-label': 'KPI' }, b.kpi.title, h('span', { class: 'kpi-id' }, b.kpi.id)),
       h(
         'td',

@@ -24,6 +24,7 @@ import {
 const MIN = 60_000
 const DAY = 86_400_000
 const MODEL = 'churn-flap'
+const KEEP_MODEL = 'churn-keep'
 const SCOPE = { model_id: MODEL, environment: 'production', model_version: '1.0' }
 const GROUPS = [
   { group: 'a', tp: 40, fp: 10, tn: 40, fn: 10 },
@@ -46,6 +47,7 @@ describe('processor: flapping and stale series', () => {
   let now = new Date('2026-06-01T08:00:00.000Z')
   const clock = () => now
   const fp = fingerprint('model.accuracy', SCOPE)
+  const keepFp = fingerprint('model.accuracy', { ...SCOPE, model_id: KEEP_MODEL })
 
   beforeAll(async () => {
     stack = await openStack(testConfig())
@@ -57,7 +59,11 @@ describe('processor: flapping and stale series', () => {
         // Every production model: stale after 2 days without an evaluation.
         model: { overrides: [{ match: { environment: 'production' }, stale_after: '2d' }] },
         // Accuracy resolves after 3 healthy evaluations in a row.
-        'model.accuracy': { resolve_after: 3 },
+        'model.accuracy': {
+          resolve_after: 3,
+          // One model instead keeps its breach firing for 30 minutes of healthy values.
+          overrides: [{ match: { model_id: KEEP_MODEL }, resolve_after: 1, keep_firing_for: '30m' }],
+        },
       },
     })
     processor = await startTestProcessor(stack, { redis, http, aimsConfig, clock, scheduleSweep: false })
@@ -94,31 +100,31 @@ describe('processor: flapping and stale series', () => {
       { fp: fingerprintOf },
     )
 
-  const latest = async () =>
+  const latest = async (series = fp) =>
     (
       await queryRows<{ value: number | null; status: string; reason: string; evaluated_at: string }>(
         stack.ch,
         `SELECT value, status, reason, evaluated_at FROM kpi_values
          WHERE fingerprint = {fp:String} ORDER BY evaluated_at DESC LIMIT 1`,
-        { fp },
+        { fp: series },
       )
     )[0]
 
   /** One evaluation of the model, a minute after the last, waited for until its accuracy is the latest value. */
-  async function evaluation(accuracy: number): Promise<void> {
+  async function evaluation(accuracy: number, model = MODEL): Promise<void> {
     now = new Date(now.getTime() + MIN)
     const event = modelMetricsEvent({
-      modelId: MODEL,
+      modelId: model,
       modelVersion: '1.0',
       time: now.toISOString(),
       accuracy,
       groups: GROUPS,
     })
     await produce(stack.kafka, topicNames(stack.cfg).modelMetrics, [
-      { key: MODEL, value: JSON.stringify(event) },
+      { key: model, value: JSON.stringify(event) },
     ])
     await waitFor(`accuracy ${accuracy} evaluated`, async () => {
-      const row = await latest()
+      const row = await latest(model === MODEL ? fp : keepFp)
       return row && row.value === accuracy && row.status !== 'stale' ? row : undefined
     })
   }
@@ -177,6 +183,15 @@ describe('processor: flapping and stale series', () => {
     )
     const accuracy = card.kpis.find((k) => k.id === 'model.accuracy')!
     expect(accuracy.counts.stale).toBeGreaterThanOrEqual(1)
+    const open = await apiJson<{ breaches: { breachId: string; condition: string; state: string }[] }>(
+      base,
+      '/api/breaches?state=open',
+      auth.tokens.executive,
+    )
+    expect(open.breaches.find((b) => b.breachId === stale[0]!.breachId)).toMatchObject({
+      condition: 'stale',
+      state: 'open',
+    })
     // The value's breach is untouched: nothing was open, nothing fired.
     expect((await jobs(fp)).map((j) => j.kind)).toEqual(['firing', 'resolved'])
 
@@ -194,5 +209,27 @@ describe('processor: flapping and stale series', () => {
     expect(back[1]!.breachId).toBe(stale[0]!.breachId)
     expect((await latest())!.status).toBe('ok')
     expect((await transitions(staleFp)).map((t) => t.transition)).toEqual(['firing', 'resolved'])
+  })
+
+  it('keep_firing_for: a breach whose value turned healthy resolves on the timer, exactly that long after', async () => {
+    await evaluation(0.7, KEEP_MODEL)
+    const fired = await waitFor('the critical breach', async () => {
+      const all = await jobs(keepFp)
+      return all.length > 0 ? all : undefined
+    })
+    expect(fired.map((j) => [j.kind, j.severity])).toEqual([['firing', 'critical']])
+    await evaluation(0.9, KEEP_MODEL)
+    const healthySince = now.getTime()
+
+    // No evaluation arrives any more: only time moves.
+    now = new Date(healthySince + 29 * MIN)
+    await processor.sweepNow()
+    expect((await jobs(keepFp)).map((j) => j.kind)).toEqual(['firing'])
+    now = new Date(healthySince + 31 * MIN)
+    await processor.sweepNow()
+    const resolved = await jobs(keepFp)
+    expect(resolved.map((j) => j.kind)).toEqual(['firing', 'resolved'])
+    expect(resolved[1]!.at).toBe(new Date(healthySince + 30 * MIN).toISOString())
+    expect(resolved[1]!.value).toBe(0.9)
   })
 })
