@@ -46,6 +46,7 @@ describe('processor: flapping and stale series', () => {
   const auth = testAuth()
   let now = new Date('2026-06-01T08:00:00.000Z')
   const clock = () => now
+  let aimsConfig: ReturnType<typeof parseAimsConfig>
   const fp = fingerprint('model.accuracy', SCOPE)
   const keepFp = fingerprint('model.accuracy', { ...SCOPE, model_id: KEEP_MODEL })
 
@@ -54,7 +55,7 @@ describe('processor: flapping and stale series', () => {
     redis = createRedis(stack.cfg, 'worker')
     http = new HttpServer(stack.health, stack.log, { auth: auth.authenticator })
     collector = await startTestCollector(stack)
-    const aimsConfig = parseAimsConfig({
+    aimsConfig = parseAimsConfig({
       lifecycle: {
         // Every production model: stale after 2 days without an evaluation.
         model: { overrides: [{ match: { environment: 'production' }, stale_after: '2d' }] },
@@ -195,10 +196,23 @@ describe('processor: flapping and stale series', () => {
     // The value's breach is untouched: nothing was open, nothing fired.
     expect((await jobs(fp)).map((j) => j.kind)).toEqual(['firing', 'resolved'])
 
-    // Later sweeps do not alert again.
+    // Later sweeps do not alert again, nor does a restarted processor (its evaluation of every model
+    // finds the same old input, and the stale alert open in the breach store).
     now = new Date(now.getTime() + DAY)
     await processor.sweepNow()
     expect(await jobs(staleFp)).toHaveLength(1)
+    await processor.stop()
+    processor = await startTestProcessor(stack, {
+      redis,
+      http: new HttpServer(stack.health, stack.log),
+      aimsConfig,
+      clock,
+      scheduleSweep: false,
+    })
+    await processor.ready()
+    await processor.sweepNow()
+    expect(await jobs(staleFp)).toHaveLength(1)
+    expect((await latest())!.status).toBe('stale')
 
     await evaluation(0.93)
     const back = await waitFor('the stale alert resolved', async () => {

@@ -13,6 +13,7 @@ import {
   toTransitionRow,
 } from '../../../shared/kpi/breach-state.js'
 import { getKpi } from '../../../shared/kpi/catalog.js'
+import { modelSamples } from '../../../shared/kpi/engine/model.js'
 import { DEFAULT_LIFECYCLE, resolveLifecycle, staleAfterConfigured } from '../../../shared/kpi/lifecycle.js'
 import { evaluateFreshness, FRESH, type Freshness, staleFingerprint } from '../../../shared/kpi/staleness.js'
 import { type EffectiveThresholds, parseAimsConfig } from '../../../shared/kpi/thresholds.js'
@@ -293,5 +294,46 @@ describe('lifecycle config', () => {
     )
     expect(bad({ 'model.nope': {} })).toThrow(/lifecycle: unknown key "model.nope"/)
     expect(bad({ model: { staleAfter: '1d' } })).toThrow(/unknown key "staleAfter"/)
+  })
+})
+
+describe('model input times', () => {
+  it("watch the version each line is evaluated on now, with its latest evaluation's time", () => {
+    const v = (environment: string, modelVersion: string, firstSeen: number, lastEventAt: number | null) => ({
+      modelId: 'm',
+      environment,
+      modelVersion,
+      firstSeen,
+      lastEventAt,
+      accuracy: 0.9,
+      f1: null,
+      auc: null,
+      baseline: null,
+    })
+    const samples = modelSamples(
+      [
+        v('production', '1', T0, T0 + 10 * MIN), // rolled back to: evaluated last
+        v('production', '2', T0 + MIN, T0 + 5 * MIN),
+        v('staging', '3', T0, T0 + 2 * MIN),
+        v('canary', '1', T0, null),
+      ],
+      [],
+      T0 + 20 * MIN,
+    )
+    const inputOf = (environment: string, version: string) =>
+      samples.find(
+        (s) =>
+          s.kpiId === 'model.accuracy' &&
+          s.scope.environment === environment &&
+          s.scope.model_version === version,
+      )!.inputAt
+    expect(inputOf('production', '1')).toBe(T0 + 10 * MIN)
+    expect(inputOf('production', '2')).toBeUndefined()
+    expect(inputOf('staging', '3')).toBe(T0 + 2 * MIN)
+    expect(inputOf('canary', '1')).toBeUndefined()
+    // Every KPI of the watched version carries it.
+    const prod1 = samples.filter((s) => s.scope.environment === 'production' && s.scope.model_version === '1')
+    expect(prod1.length).toBeGreaterThan(3)
+    expect(prod1.every((s) => s.inputAt === T0 + 10 * MIN)).toBe(true)
   })
 })
