@@ -356,7 +356,9 @@ export class SeriesEvaluator {
       const stored = await this.deps.store.get([...unsynced.map((s) => s.fp), ...watched.map(staleFpOf)])
       for (const s of unsynced) {
         this.setState(s, fromOpenBreach(stored.get(s.fp), s.state))
-        s.fresh = fromOpenStale(stored.get(staleFpOf(s)))
+        // Only watched series hash their stale fingerprint (a stale alert of a series no longer watched is
+        // loaded with its KPIs, `loadKpis`, and resolved by its next sample).
+        if (s.lc.staleAfterMs !== null) s.fresh = fromOpenStale(stored.get(staleFpOf(s)))
         s.synced = true
       }
     }

@@ -13,6 +13,7 @@ import {
   toTransitionRow,
 } from '../../../shared/kpi/breach-state.js'
 import { getKpi } from '../../../shared/kpi/catalog.js'
+import { kpiDefinitionVersion } from '../../../shared/kpi/definition-version.js'
 import { modelSamples } from '../../../shared/kpi/engine/model.js'
 import { DEFAULT_LIFECYCLE, resolveLifecycle, staleAfterConfigured } from '../../../shared/kpi/lifecycle.js'
 import { evaluateFreshness, FRESH, type Freshness, staleFingerprint } from '../../../shared/kpi/staleness.js'
@@ -272,6 +273,24 @@ describe('lifecycle config', () => {
     ).toBeNull()
     expect(resolveLifecycle(getKpi('model.f1'), model, undefined)).toEqual(DEFAULT_LIFECYCLE)
     expect(staleAfterConfigured(parseAimsConfig({ lifecycle: { model: { resolve_after: 2 } } }))).toBe(false)
+  })
+
+  it("is part of a KPI's definition version when set, and leaves the version alone when not", () => {
+    const accuracy = getKpi('model.accuracy')
+    const plain = kpiDefinitionVersion(accuracy, parseAimsConfig({}))
+    expect(kpiDefinitionVersion(accuracy, parseAimsConfig({ lifecycle: {} }))).toBe(plain)
+    expect(
+      kpiDefinitionVersion(accuracy, parseAimsConfig({ lifecycle: { audit: { resolve_after: 2 } } })),
+    ).toBe(plain)
+    const own = kpiDefinitionVersion(
+      accuracy,
+      parseAimsConfig({ lifecycle: { 'model.accuracy': { resolve_after: 2 } } }),
+    )
+    const area = kpiDefinitionVersion(
+      accuracy,
+      parseAimsConfig({ lifecycle: { model: { resolve_after: 2 } } }),
+    )
+    expect(new Set([plain, own, area]).size).toBe(3)
   })
 
   it('rejects what cannot work, naming the field', () => {
