@@ -581,6 +581,9 @@ export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl:
     iso: { iso27001: [...kpi.iso.iso27001], iso42001: [...kpi.iso.iso42001] },
     startsAt: t.startedAt.toISOString(),
     at: t.at.toISOString(),
+    ...(t.stale
+      ? { stale: { lastInputAt: t.stale.lastInputAt?.toISOString() ?? null, expectedWithin: t.stale.after } }
+      : {}),
     summary,
     description: `${kpi.description}${iso.length > 0 ? ` Evidence for ${iso.join('; ')}.` : ''}`,
     links: {

@@ -167,6 +167,7 @@ describe('processor: flapping and stale series', () => {
     expect(stale[0]!.kpi.id).toBe('model.accuracy')
     expect(stale[0]!.scope).toEqual(SCOPE)
     expect(stale[0]!.summary).toContain('stale, no input since')
+    expect(stale[0]!.stale).toEqual({ lastInputAt: new Date(lastInput).toISOString(), expectedWithin: '2d' })
     // Shown as stale, never ok: the series' row, its reason, and the scorecard.
     const row = (await latest())!
     expect(row.status).toBe('stale')

@@ -1,4 +1,8 @@
 import { describe, expect, it } from 'vitest'
+import { toPostableAlerts } from '../../../services/alerter/sinks/alertmanager/sender.js'
+import { valueVsThreshold } from '../../../services/alerter/sinks/render.js'
+import { alertJobSchema } from '../../../shared/alerts/alert-job.js'
+import { parseAlertingConfig, selectSinks } from '../../../shared/alerts/routing.js'
 import {
   type BreachState,
   evaluate,
@@ -232,6 +236,40 @@ describe('staleness', () => {
       '[WARNING] Model accuracy: stale, no input since 2026-03-01T00:00:00.000Z (expected within 2d), model_id=m, environment=production, model_version=1',
     )
     expect(toTransitionRow(identified).condition).toBe('stale')
+    expect(alertJobSchema.parse(job).stale).toEqual({
+      lastInputAt: '2026-03-01T00:00:00.000Z',
+      expectedWithin: '2d',
+    })
+  })
+
+  it('sinks say stale, Alertmanager labels it, and routes can take stale alerts apart', () => {
+    const kpi = getKpi('model.accuracy')
+    const scope = { model_id: 'm', environment: 'production', model_version: '1' }
+    const fp = fingerprint(kpi.id, scope)
+    const [t] = evaluateFreshness(FRESH, T0, T0 + 3 * DAY, st).transitions
+    const stale = toAlertJob(kpi, identify(kpi.id, scope, t!, staleFingerprint(fp)), 'http://x')
+    const fired = evaluate(undefined, { value: 0.7, at: at(0) }, ACCURACY).transitions[0]!
+    const value = toAlertJob(kpi, identify(kpi.id, scope, fired, fp), 'http://x')
+    expect(valueVsThreshold(stale)).toBe(
+      'stale: no input since 2026-03-01T00:00:00.000Z (expected within 2d)',
+    )
+    expect(valueVsThreshold(value)).toContain('vs threshold 0.8')
+    const [alert] = toPostableAlerts(stale, { firingEndsAfterSec: 3600 })
+    expect(alert!.labels).toMatchObject({
+      alertname: 'model.accuracy',
+      condition: 'stale',
+      fingerprint: stale.fingerprint,
+    })
+    expect(toPostableAlerts(value, { firingEndsAfterSec: 3600 })[0]!.labels.condition).toBeUndefined()
+    const routing = parseAlertingConfig({
+      sinks: { pipelines: { type: 'console' }, oncall: { type: 'console' } },
+      routes: [
+        { match: { condition: 'stale' }, sinks: ['pipelines'] },
+        { match: { condition: 'value' }, sinks: ['oncall'] },
+      ],
+    })
+    expect(selectSinks(stale, routing)).toEqual(['pipelines'])
+    expect(selectSinks(value, routing)).toEqual(['oncall'])
   })
 })
 
