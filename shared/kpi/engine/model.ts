@@ -36,7 +36,7 @@ export interface ModelVersionFacts {
   recall?: number | null
   /** The baseline named by the version's latest evaluation giving one. */
   baseline: string | null
-  /** Event time of the version's latest evaluation in this environment (ms). */
+  /** Event time of the version's latest evaluation in this environment (ms), never later than it arrived. */
   lastEventAt?: number | null
 }
 
