@@ -1,12 +1,13 @@
 import { Queue } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BreachStore } from '../../../services/processor/breach-store.js'
 import type { Processor } from '../../../services/processor/processor.js'
 import { ALERTS_QUEUE, type AlertJob } from '../../../shared/alerts/alert-job.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
-import { fingerprint } from '../../../shared/kpi/breach-state.js'
+import { fingerprint, OPEN_BREACHES_SQL, type StoredTransition } from '../../../shared/kpi/breach-state.js'
 import { staleFingerprint } from '../../../shared/kpi/staleness.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
@@ -178,6 +179,18 @@ describe('processor: flapping and stale series', () => {
     expect((await transitions(staleFp)).map((t) => [t.transition, t.condition])).toEqual([
       ['firing', 'stale'],
     ])
+    // A Redis that lost its data gets the open stale alert back from ClickHouse, as a stale alert.
+    const restoredStore = new BreachStore(redis, `${stack.cfg.REDIS_PREFIX}:restore-check`)
+    await restoredStore.restoreOnce(() =>
+      queryRows<StoredTransition>(stack.ch, OPEN_BREACHES_SQL, { kpi_ids: [] }),
+    )
+    expect((await restoredStore.get([staleFp])).get(staleFp)).toEqual({
+      kpiId: 'model.accuracy',
+      scope: SCOPE,
+      startedAt: lastInput + 2 * DAY,
+      severity: 'warning',
+      condition: 'stale',
+    })
     const card = await apiJson<{ kpis: { id: string; status: string; counts: Record<string, number> }[] }>(
       base,
       '/api/views/scorecard',
