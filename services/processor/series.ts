@@ -78,8 +78,9 @@ export interface SeriesDeps {
 
 const ENTITY_LABELS = new Set(['incident_id', 'model_id', 'finding_id', 'clause'])
 
+/** The stale alert the store holds for a series (none when it is not stale, or stale without an alert). */
 function toOpenStale(s: Series): OpenBreach | undefined {
-  return s.fresh.status === 'stale'
+  return s.fresh.status === 'stale' && s.fresh.alerted
     ? {
         kpiId: s.kpi.id,
         scope: s.scope,
@@ -91,7 +92,9 @@ function toOpenStale(s: Series): OpenBreach | undefined {
 }
 
 function fromOpenStale(b: OpenBreach | undefined): Freshness {
-  return b === undefined ? FRESH : { status: 'stale', since: new Date(b.startedAt), severity: b.severity }
+  return b === undefined
+    ? FRESH
+    : { status: 'stale', since: new Date(b.startedAt), severity: b.severity, alerted: true }
 }
 
 /** The fingerprint of a series' stale alert (a hash: computed once). */

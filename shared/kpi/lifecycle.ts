@@ -46,6 +46,11 @@ const settings = {
   stale_after: durationSchema.nullable().optional(),
   /** Severity of the stale alert. Default warning. */
   stale_severity: severitySchema.optional(),
+  /**
+   * false: the series shows stale but sends no alert (e.g. stale on the whole area, alerting on one KPI
+   * per model). Default true.
+   */
+  stale_alert: z.boolean().optional(),
 }
 
 const lifecycleOverrideSchema = z.strictObject({ match: thresholdOverrideSchema.shape.match, ...settings })
@@ -154,6 +159,7 @@ export interface EffectiveLifecycle {
   staleAfter: string | null
   staleAfterMs: number | null
   staleSeverity: Severity
+  staleAlert: boolean
 }
 
 export const DEFAULT_LIFECYCLE: EffectiveLifecycle = Object.freeze({
@@ -163,6 +169,7 @@ export const DEFAULT_LIFECYCLE: EffectiveLifecycle = Object.freeze({
   staleAfter: null,
   staleAfterMs: null,
   staleSeverity: 'warning',
+  staleAlert: true,
 })
 
 function matches(match: Record<string, string | string[]>, scope: Readonly<Record<string, string>>): boolean {
@@ -189,6 +196,7 @@ export function resolveLifecycle(
     keep_firing_for: '0s',
     stale_after: null as string | null,
     stale_severity: 'warning' as Severity,
+    stale_alert: true,
   }
   const apply = (layer: Omit<LifecycleEntry, 'overrides'>) => {
     if (layer.clear !== undefined) out.clear = layer.clear
@@ -196,6 +204,7 @@ export function resolveLifecycle(
     if (layer.keep_firing_for !== undefined) out.keep_firing_for = layer.keep_firing_for
     if (layer.stale_after !== undefined) out.stale_after = layer.stale_after
     if (layer.stale_severity !== undefined) out.stale_severity = layer.stale_severity
+    if (layer.stale_alert !== undefined) out.stale_alert = layer.stale_alert
   }
   for (const entry of [config[kpi.area], config[kpi.id]]) {
     if (!entry) continue
@@ -209,6 +218,7 @@ export function resolveLifecycle(
     staleAfter: out.stale_after,
     staleAfterMs: out.stale_after === null ? null : parseDuration(out.stale_after),
     staleSeverity: out.stale_severity,
+    staleAlert: out.stale_alert,
   }
 }
 

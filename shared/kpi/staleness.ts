@@ -15,6 +15,7 @@ import type { EffectiveLifecycle } from './lifecycle.js'
  *   the exact deadline (input time + stale_after, also its start: replays derive the same ids), resolved
  *   when data returns. The value's breach is untouched: a firing breach stays firing while stale (missing
  *   evidence is not evidence of recovery), and stale is never ok.
+ * - `stale_alert: false`: the series goes stale (its status) without an alert, and back without one.
  * - A series no longer watched (stale_after removed, or its scope superseded: an older model version)
  *   leaves a stale episode resolved.
  */
@@ -26,11 +27,16 @@ export type Freshness =
       /** The deadline that passed: when the series went stale (part of the stale breach's id). */
       since: Date
       severity: Severity
+      /** Whether a stale alert was sent (and is open in the breach store): only then is one resolved. */
+      alerted: boolean
     }
 
 export const FRESH: Freshness = Object.freeze({ status: 'fresh' }) as Freshness
 
-export type Staleness = Pick<EffectiveLifecycle, 'staleAfter' | 'staleAfterMs' | 'staleSeverity'>
+export type Staleness = Pick<
+  EffectiveLifecycle,
+  'staleAfter' | 'staleAfterMs' | 'staleSeverity' | 'staleAlert'
+>
 
 export interface FreshnessEvaluation {
   next: Freshness
@@ -55,7 +61,7 @@ export function evaluateFreshness(
   const back = (): FreshnessEvaluation => ({
     next: FRESH,
     transitions:
-      state.status === 'stale'
+      state.status === 'stale' && state.alerted
         ? [
             {
               kind: 'resolved',
@@ -76,18 +82,20 @@ export function evaluateFreshness(
   if (state.status === 'stale') return { next: state, transitions: [], deadline: undefined }
   const since = new Date(deadline)
   return {
-    next: { status: 'stale', since, severity: st.staleSeverity },
-    transitions: [
-      {
-        kind: 'firing',
-        severity: st.staleSeverity,
-        value: null,
-        threshold: null,
-        startedAt: since,
-        at: since,
-        stale: detail(),
-      },
-    ],
+    next: { status: 'stale', since, severity: st.staleSeverity, alerted: st.staleAlert },
+    transitions: !st.staleAlert
+      ? []
+      : [
+          {
+            kind: 'firing',
+            severity: st.staleSeverity,
+            value: null,
+            threshold: null,
+            startedAt: since,
+            at: since,
+            stale: detail(),
+          },
+        ],
     deadline: undefined,
   }
 }

@@ -58,10 +58,13 @@ describe('processor: flapping and stale series', () => {
     collector = await startTestCollector(stack)
     aimsConfig = parseAimsConfig({
       lifecycle: {
-        // Every production model: stale after 2 days without an evaluation.
-        model: { overrides: [{ match: { environment: 'production' }, stale_after: '2d' }] },
-        // Accuracy resolves after 3 healthy evaluations in a row.
+        // Every series of a production model: stale after 2 days without an evaluation, shown, not paged...
+        model: {
+          overrides: [{ match: { environment: 'production' }, stale_after: '2d', stale_alert: false }],
+        },
+        // ...but accuracy pages (one stale alert per model version), and resolves after 3 healthy evaluations.
         'model.accuracy': {
+          stale_alert: true,
           resolve_after: 3,
           // One model instead keeps its breach firing for 30 minutes of healthy values.
           overrides: [{ match: { model_id: KEEP_MODEL }, resolve_after: 1, keep_firing_for: '30m' }],
@@ -164,6 +167,19 @@ describe('processor: flapping and stale series', () => {
     await processor.sweepNow()
     const stale = await jobs(staleFp)
     expect(stale.map((j) => [j.kind, j.severity])).toEqual([['firing', 'warning']])
+    // The model's other series are stale too, without alerts of their own.
+    const everyStaleJob = (
+      await alerts.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'])
+    )
+      .map((j) => j.data)
+      .filter((d) => d.stale !== undefined && d.scope.model_id === MODEL)
+    expect(everyStaleJob.map((d) => d.kpi.id)).toEqual(['model.accuracy'])
+    const f1 = await queryRows<{ status: string }>(
+      stack.ch,
+      `SELECT status FROM kpi_values WHERE fingerprint = {fp:String} ORDER BY evaluated_at DESC LIMIT 1`,
+      { fp: fingerprint('model.f1', SCOPE) },
+    )
+    expect(f1).toEqual([{ status: 'stale' }])
     expect(stale[0]!.startsAt).toBe(new Date(lastInput + 2 * DAY).toISOString())
     expect(stale[0]!.kpi.id).toBe('model.accuracy')
     expect(stale[0]!.scope).toEqual(SCOPE)
@@ -236,6 +252,7 @@ describe('processor: flapping and stale series', () => {
     expect(back.map((j) => j.kind)).toEqual(['firing', 'resolved'])
     expect(back[1]!.breachId).toBe(stale[0]!.breachId)
     expect((await latest())!.status).toBe('ok')
+    expect((await latest(fingerprint('model.f1', SCOPE)))!.status).not.toBe('stale')
     expect((await transitions(staleFp)).map((t) => t.transition)).toEqual(['firing', 'resolved'])
   })
 

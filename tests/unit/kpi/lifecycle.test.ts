@@ -179,7 +179,7 @@ describe('hysteresis', () => {
 
 describe('staleness', () => {
   const DAY = 86_400_000
-  const st = { staleAfter: '2d', staleAfterMs: 2 * DAY, staleSeverity: 'warning' as const }
+  const st = { staleAfter: '2d', staleAfterMs: 2 * DAY, staleSeverity: 'warning' as const, staleAlert: true }
 
   it('goes stale at the exact deadline after the last input, once, and back when an input arrives', () => {
     const input = T0
@@ -187,7 +187,12 @@ describe('staleness', () => {
     expect(early).toEqual({ next: FRESH, transitions: [], deadline: T0 + 2 * DAY })
 
     const late = evaluateFreshness(early.next, input, T0 + 2 * DAY + 5000, st)
-    expect(late.next).toEqual({ status: 'stale', since: new Date(T0 + 2 * DAY), severity: 'warning' })
+    expect(late.next).toEqual({
+      status: 'stale',
+      since: new Date(T0 + 2 * DAY),
+      severity: 'warning',
+      alerted: true,
+    })
     expect(late.transitions).toHaveLength(1)
     expect(late.transitions[0]).toMatchObject({
       kind: 'firing',
@@ -209,8 +214,23 @@ describe('staleness', () => {
     expect(back.deadline).toBe(T0 + 5 * DAY)
   })
 
+  it('stale_alert false: stale and back without an alert', () => {
+    const quiet = { ...st, staleAlert: false }
+    const gone = evaluateFreshness(FRESH, T0, T0 + 3 * DAY, quiet)
+    expect(gone.next).toMatchObject({ status: 'stale', alerted: false })
+    expect(gone.transitions).toEqual([])
+    const back = evaluateFreshness(gone.next, T0 + 3 * DAY, T0 + 3 * DAY, quiet)
+    expect(back.next).toEqual(FRESH)
+    expect(back.transitions).toEqual([])
+    // An alert sent before the setting changed is still resolved when data returns.
+    const alerted: Freshness = { status: 'stale', since: new Date(T0), severity: 'warning', alerted: true }
+    expect(
+      evaluateFreshness(alerted, T0 + 3 * DAY, T0 + 3 * DAY, quiet).transitions.map((t) => t.kind),
+    ).toEqual(['resolved'])
+  })
+
   it('a series no longer watched leaves its stale episode resolved; a fresh one stays quiet', () => {
-    const stale: Freshness = { status: 'stale', since: new Date(T0), severity: 'critical' }
+    const stale: Freshness = { status: 'stale', since: new Date(T0), severity: 'critical', alerted: true }
     const off = { ...st, staleAfter: null, staleAfterMs: null }
     expect(evaluateFreshness(stale, T0, T0 + DAY, off).transitions.map((t) => t.kind)).toEqual(['resolved'])
     expect(evaluateFreshness(stale, null, T0 + DAY, st).transitions.map((t) => t.kind)).toEqual(['resolved'])
@@ -300,6 +320,7 @@ describe('lifecycle config', () => {
       staleAfter: null,
       staleAfterMs: null,
       staleSeverity: 'critical',
+      staleAlert: true,
     })
     expect(resolveLifecycle(getKpi('model.f1'), model, cfg.lifecycle)).toMatchObject({
       clear: null,
