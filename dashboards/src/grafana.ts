@@ -169,6 +169,7 @@ export const STATUS_MAPPINGS = [
       critical: { text: 'Critical', color: COLORS.critical, index: 2 },
       no_data: { text: 'No data', color: 'gray', index: 3 },
       insufficient_data: { text: 'Insufficient data', color: COLORS.insufficient, index: 7 },
+      stale: { text: 'Stale', color: 'blue', index: 8 },
       firing: { text: 'Firing', color: COLORS.critical, index: 4 },
       escalated: { text: 'Escalated', color: 'dark-red', index: 5 },
       resolved: { text: 'Resolved', color: COLORS.ok, index: 6 },

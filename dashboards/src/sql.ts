@@ -179,13 +179,13 @@ export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
 
 /**
  * Status rank, worst first: critical, warning, insufficient_data (not estimable: never counted as ok),
- * ok, no_data (no data never hides a known value).
+ * stale (inputs stopped arriving: never ok either), ok, no_data (no data never hides a known value).
  */
 export const statusRank = (col = 'status') =>
-  `multiIf(${col} = 'critical', 0, ${col} = 'warning', 1, ${col} = 'insufficient_data', 2, ${col} = 'ok', 3, 4)`
+  `multiIf(${col} = 'critical', 0, ${col} = 'warning', 1, ${col} = 'insufficient_data', 2, ${col} = 'stale', 3, ${col} = 'ok', 4, 5)`
 /** The status of a rank (0-based) from {@link statusRank}. */
 export const rankStatus = (rank: string) =>
-  `arrayElement(['critical', 'warning', 'insufficient_data', 'ok', 'no_data'], toUInt8(${rank}) + 1)`
+  `arrayElement(['critical', 'warning', 'insufficient_data', 'stale', 'ok', 'no_data'], toUInt8(${rank}) + 1)`
 
 /** "0.71 [0.62, 0.80] n=2000" of a value with an interval; the value alone otherwise; '' without one. */
 export const withInterval = (value = 'value') =>

@@ -21,7 +21,7 @@ export const breachIdParams = z.strictObject({
 
 export const kpiListQuery = z.strictObject({
   area: z.enum(['privacy', 'model', 'audit']).optional(),
-  status: z.enum(['ok', 'warning', 'critical', 'no_data', 'insufficient_data']).optional(),
+  status: z.enum(['ok', 'warning', 'critical', 'no_data', 'insufficient_data', 'stale']).optional(),
 })
 export const kpiQuery = z.strictObject({})
 export const historyQuery = z.strictObject({

@@ -19,6 +19,8 @@ export interface OpenBreach {
   scope: Record<string, string>
   startedAt: number
   severity: Severity
+  /** 'stale': the series' stale alert, under its own fingerprint (shared/kpi/staleness.ts). */
+  condition?: 'stale'
 }
 
 export interface OutboxEntry {
@@ -156,6 +158,7 @@ export class BreachStore {
         scope: { ...row.scope },
         startedAt: parseClickHouseTime(row.started_at).getTime(),
         severity: row.severity === 'critical' ? 'critical' : 'warning',
+        ...(row.condition === 'stale' ? { condition: 'stale' as const } : {}),
       }
       restored += await this.redis.hsetnx(this.stateKey, row.fingerprint, encode(breach))
     }

@@ -12,6 +12,7 @@ import type { HttpServer } from '../../shared/http/server.js'
 import { partitionForKey } from '../../shared/kafka/partition.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breach-state.js'
+import { staleAfterConfigured } from '../../shared/kpi/lifecycle.js'
 import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
@@ -113,6 +114,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   })
   const areaDeps = { ch, series, kpis, config: aimsConfig, log, metrics }
   const models = new ModelRunner(areaDeps)
+  const watchesStaleness = staleAfterConfigured(aimsConfig)
 
   const topic = topicNames(cfg).kpiTriggers
   const partitionCount = await topicPartitions(kafka, topic)
@@ -138,8 +140,10 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       }
       const loads: Promise<unknown>[] = areas.map((a) => a.ready)
       // The first assignment of this process evaluates every model it owns: thresholds or the catalog may
-      // have changed while it was down. Later ones take over from a replica that kept them current.
-      if (assignments++ === 0) loads.push(models.evaluateAll((id) => owns(`model:${id}`), now))
+      // have changed while it was down. Later ones take over from a replica that kept them current, unless
+      // staleness is watched: its deadlines live in memory, armed by evaluating the models owned now.
+      if (assignments++ === 0 || watchesStaleness)
+        loads.push(models.evaluateAll((id) => owns(`model:${id}`), now))
       const started = performance.now()
       ready = Promise.all(loads).then(
         () => {
@@ -211,6 +215,8 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     )
     const pending = series.duePending(now)
     if (pending.length > 0) await series.evaluate(pending)
+    const stale = series.nextStale()
+    if (stale !== undefined && stale <= now) await series.evaluateStale(now)
     await nonconformities.tick()
   }
 

@@ -119,8 +119,9 @@ FROM (
          countIf(transition = 'resolved') > 0 AS resolved,
          argMax(value, at) AS value,
          argMax(threshold, at) AS threshold,
-         groupArray((transition, severity, at)) AS transitions
-  FROM (SELECT DISTINCT transition_id, breach_id, fingerprint, kpi_id, scope, transition, severity, value, threshold, started_at, at
+         groupArray((transition, severity, at)) AS transitions,
+         any(condition) AS condition
+  FROM (SELECT DISTINCT transition_id, breach_id, fingerprint, kpi_id, scope, transition, severity, value, threshold, started_at, at, condition
         FROM breach_transitions
         WHERE ({kpi:String} = '' OR kpi_id = {kpi:String})
           AND ({kpis:String} = '' OR has(splitByChar(',', {kpis:String}), kpi_id)))
@@ -443,6 +444,8 @@ function presentBreach(r: Record<string, unknown>, byId: Map<string, KpiDefiniti
     value: r.value,
     threshold: r.threshold,
     transitions,
+    /** stale: the series' inputs stopped arriving (its own alert); value: the value crossed a threshold. */
+    condition: r.condition === 'stale' ? ('stale' as const) : ('value' as const),
     delivery: {
       delivered: Number(r.delivered ?? 0),
       failedAttempts: Number(r.failed_attempts ?? 0),

@@ -11,13 +11,17 @@ import {
   judgeSample,
   type KpiValueRow,
   OK,
+  resolvesAt,
   type Transition,
   toAlertJob,
   toKpiValueRow,
   toTransitionRow,
 } from '../../shared/kpi/breach-state.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
+import { Deadlines } from '../../shared/kpi/engine/deadlines.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
+import { type EffectiveLifecycle, resolveLifecycle } from '../../shared/kpi/lifecycle.js'
+import { evaluateFreshness, FRESH, type Freshness, staleFingerprint } from '../../shared/kpi/staleness.js'
 import { type AimsConfig, type EffectiveThresholds, resolveThresholds } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
 import type { BreachStore, OpenBreach } from './breach-store.js'
@@ -44,6 +48,12 @@ interface Series {
   scope: Record<string, string>
   fp: string
   th: EffectiveThresholds
+  /** Hysteresis and staleness (the config's `lifecycle:`). */
+  lc: EffectiveLifecycle
+  /** Stale or not; mirrors the store like `state` (its stale alert is a breach of its own fingerprint). */
+  fresh: Freshness
+  /** When its inputs last arrived (ms), null: never or not watched. */
+  inputAt: number | null
   /** Entity-less series (aggregates) get heartbeat rows. */
   aggregate: boolean
   state: BreachState
@@ -52,6 +62,7 @@ interface Series {
   /** The latest sample (value and its measurement), re-judged when a pending `for` runs out. */
   last: Sample | null
   written?: { key: string; status: string; at: number }
+  staleFp?: string
 }
 
 export interface SeriesDeps {
@@ -66,6 +77,31 @@ export interface SeriesDeps {
 }
 
 const ENTITY_LABELS = new Set(['incident_id', 'model_id', 'finding_id', 'clause'])
+
+/** The stale alert the store holds for a series (none when it is not stale, or stale without an alert). */
+function toOpenStale(s: Series): OpenBreach | undefined {
+  return s.fresh.status === 'stale' && s.fresh.alerted
+    ? {
+        kpiId: s.kpi.id,
+        scope: s.scope,
+        startedAt: s.fresh.since.getTime(),
+        severity: s.fresh.severity,
+        condition: 'stale',
+      }
+    : undefined
+}
+
+function fromOpenStale(b: OpenBreach | undefined): Freshness {
+  return b === undefined
+    ? FRESH
+    : { status: 'stale', since: new Date(b.startedAt), severity: b.severity, alerted: true }
+}
+
+/** The fingerprint of a series' stale alert (a hash: computed once). */
+const staleFpOf = (s: Series): string => {
+  s.staleFp ??= staleFingerprint(s.fp)
+  return s.staleFp
+}
 
 function toOpenBreach(s: Series): OpenBreach | undefined {
   return s.state.status === 'firing'
@@ -142,14 +178,22 @@ export class SeriesEvaluator {
   /** Firing series by severity, kept as states change (a gauge read on every evaluation). */
   private readonly open = { warning: 0, critical: 0 }
 
-  /** Series pending a `for` (or an escalation): the only ones time alone can move. */
+  /** Series pending a `for` (or an escalation, or a keep_firing_for): the only ones time alone can move. */
   private readonly waiting = new Set<Series>()
+
+  /** When each watched series goes stale if no input arrives: the exact timer index, O(log n) a deadline. */
+  private readonly staleDeadlines = new Deadlines<Series>()
 
   private setState(s: Series, next: BreachState): void {
     if (s.state.status === 'firing') this.open[s.state.severity]--
     if (next.status === 'firing') this.open[next.severity]++
     s.state = next
-    if (next.status === 'pending' || (next.status === 'firing' && next.criticalSince)) this.waiting.add(s)
+    if (
+      next.status === 'pending' ||
+      (next.status === 'firing' && next.criticalSince) ||
+      resolvesAt(next, s.lc) !== undefined
+    )
+      this.waiting.add(s)
     else this.waiting.delete(s)
   }
 
@@ -177,8 +221,13 @@ export class SeriesEvaluator {
       if (kpiIds === undefined || kpiIds.has(s.kpi.id)) {
         s.synced = false
         this.setState(s, OK)
+        s.fresh = FRESH
       }
     }
+    // Stale deadlines are armed again by the new owner's evaluations (the processor re-evaluates the models
+    // it owns after each hand-over when staleness is configured): a deadline of a model now owned by
+    // another replica must not fire here.
+    if (kpiIds === undefined) this.staleDeadlines.clear()
     if (kpiIds === undefined) this.loadedKpis.clear()
     else for (const id of kpiIds) this.loadedKpis.delete(id)
   }
@@ -187,6 +236,11 @@ export class SeriesEvaluator {
   async loadKpis(kpiIds: ReadonlySet<string>): Promise<Map<string, OpenBreach>> {
     const open = await this.deps.store.openFor(kpiIds)
     for (const [fp, b] of open) {
+      if (b.condition === 'stale') {
+        const s = this.seriesFor(b.kpiId, b.scope)
+        if (s) s.fresh = fromOpenStale(b)
+        continue
+      }
       const s = this.seriesFor(b.kpiId, b.scope, fp)
       if (s) {
         this.setState(s, fromOpenBreach(b, s.state))
@@ -219,6 +273,10 @@ export class SeriesEvaluator {
         s.state.criticalSince.getTime() + s.th.forMs <= now
       ) {
         out.push(again(s, s.state.criticalSince.getTime() + s.th.forMs))
+      } else {
+        // keep_firing_for ran out on a breach whose value has stayed clear.
+        const at = resolvesAt(s.state, s.lc)
+        if (at !== undefined && at <= now) out.push(again(s, at))
       }
     }
     return out
@@ -233,7 +291,7 @@ export class SeriesEvaluator {
           ? s.state.since.getTime() + s.th.forMs
           : s.state.status === 'firing' && s.state.criticalSince
             ? s.state.criticalSince.getTime() + s.th.forMs
-            : undefined
+            : resolvesAt(s.state, s.lc)
       if (at !== undefined && (next === undefined || at < next)) next = at
     }
     return next
@@ -250,6 +308,9 @@ export class SeriesEvaluator {
         scope,
         fp: id,
         th: resolveThresholds(kpi, scope, this.deps.config),
+        lc: resolveLifecycle(kpi, scope, this.deps.config?.lifecycle),
+        fresh: FRESH,
+        inputAt: null,
         aggregate: !kpi.scope.some((l) => ENTITY_LABELS.has(l)),
         state: OK,
         synced: false,
@@ -294,9 +355,13 @@ export class SeriesEvaluator {
     // Breach states of series never seen against the store: fetched in one round trip.
     const unsynced = touched.filter((s) => !s.synced && !this.loadedKpis.has(s.kpi.id))
     if (unsynced.length > 0) {
-      const stored = await this.deps.store.get(unsynced.map((s) => s.fp))
+      const watched = unsynced.filter((s) => s.lc.staleAfterMs !== null)
+      const stored = await this.deps.store.get([...unsynced.map((s) => s.fp), ...watched.map(staleFpOf)])
       for (const s of unsynced) {
         this.setState(s, fromOpenBreach(stored.get(s.fp), s.state))
+        // Only watched series hash their stale fingerprint (a stale alert of a series no longer watched is
+        // loaded with its KPIs, `loadKpis`, and resolved by its next sample).
+        if (s.lc.staleAfterMs !== null) s.fresh = fromOpenStale(stored.get(staleFpOf(s)))
         s.synced = true
       }
     }
@@ -315,14 +380,21 @@ export class SeriesEvaluator {
       }
       this.setState(s, result.next)
     }
+    const staleBefore = new Map<Series, OpenBreach | undefined>()
+    const staleTransitions: { s: Series; t: Transition }[] = []
     for (const sample of samples) {
       const s = this.lookup(sample)
       if (!s) continue
       s.last = sample
-      apply(s, evaluate(s.state, toMachine(sample), s.th), sample)
+      apply(s, evaluate(s.state, toMachine(sample), s.th, s.lc), sample)
+      if (s.lc.staleAfterMs !== null || s.fresh.status === 'stale') {
+        // A sample without an input time (a superseded model version) is no longer watched.
+        s.inputAt = sample.inputAt === undefined ? null : Math.max(s.inputAt ?? 0, sample.inputAt)
+        this.freshness(s, sample.at, staleBefore, staleTransitions)
+      }
       const judgement = judgeSample(sample, s.th)
       sample.uncertain = judgement.uncertain
-      const row = toKpiValueRow(s.kpi.id, s.scope, toMachine(sample), s.th, s.fp, judgement)
+      const row = staleRow(s, toKpiValueRow(s.kpi.id, s.scope, toMachine(sample), s.th, s.fp, judgement))
       const key = rowKey(row)
       const w = s.written
       if (!w || w.key !== key || (s.aggregate && sample.at - w.at >= KPI_VALUE_HEARTBEAT_MS)) {
@@ -349,9 +421,106 @@ export class SeriesEvaluator {
     }
 
     const committed = await this.commit(pendingTransitions, before)
+    committed.push(...(await this.commitStale(staleTransitions, staleBefore)))
     await this.store(rows, committed)
     this.updateGauges()
     return { transitions: committed, written: rows.length }
+  }
+
+  /** Moves a series' freshness to `at` (its inputAt set), collecting its stale transition and arming its deadline. */
+  private freshness(
+    s: Series,
+    at: number,
+    before: Map<Series, OpenBreach | undefined>,
+    out: { s: Series; t: Transition }[],
+  ): void {
+    if (!before.has(s)) before.set(s, toOpenStale(s))
+    const result = evaluateFreshness(s.fresh, s.inputAt, at, s.lc)
+    s.fresh = result.next
+    this.staleDeadlines.schedule(s, result.deadline)
+    for (const t of result.transitions) out.push({ s, t })
+  }
+
+  /**
+   * Series whose inputs have not arrived for their stale interval by `now`: taken from the deadline
+   * index (nothing is scanned), marked stale, a kpi_values row each and their stale alerts.
+   */
+  evaluateStale(now: number): Promise<EvaluationResult> {
+    const run = this.queue.then(() => this.runStale(now))
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  /** The earliest stale deadline armed. */
+  nextStale(): number | undefined {
+    return this.staleDeadlines.next()
+  }
+
+  private async runStale(now: number): Promise<EvaluationResult> {
+    const due = this.staleDeadlines.takeDue(now)
+    if (due.length === 0) return { transitions: [], written: 0 }
+    const unsynced = due.filter((s) => !s.synced && !this.loadedKpis.has(s.kpi.id))
+    if (unsynced.length > 0) {
+      const stored = await this.deps.store.get([...unsynced.map((s) => s.fp), ...unsynced.map(staleFpOf)])
+      for (const s of unsynced) {
+        this.setState(s, fromOpenBreach(stored.get(s.fp), s.state))
+        s.fresh = fromOpenStale(stored.get(staleFpOf(s)))
+        s.synced = true
+      }
+    }
+    const before = new Map<Series, OpenBreach | undefined>()
+    const transitions: { s: Series; t: Transition }[] = []
+    const rows: KpiValueRow[] = []
+    for (const s of due) {
+      this.freshness(s, now, before, transitions)
+      if (s.fresh.status !== 'stale') continue
+      // The series' row says stale from the deadline on, with its last value.
+      const sample = again(s, s.fresh.since.getTime())
+      const row = staleRow(s, toKpiValueRow(s.kpi.id, s.scope, toMachine(sample), s.th, s.fp))
+      const key = rowKey(row)
+      if (s.written?.key === key) continue
+      rows.push(row)
+      s.written = { key, status: row.status, at: sample.at }
+    }
+    const committed = await this.commitStale(transitions, before)
+    await this.store(rows, committed)
+    return { transitions: committed, written: rows.length }
+  }
+
+  /** CAS each stale transition on the series' stale fingerprint; a lost race adopts what the store holds. */
+  private async commitStale(
+    list: readonly { s: Series; t: Transition }[],
+    before: Map<Series, OpenBreach | undefined>,
+  ): Promise<IdentifiedTransition[]> {
+    const out: IdentifiedTransition[] = []
+    for (const { s, t } of list) {
+      const fp = staleFpOf(s)
+      const next: OpenBreach | undefined =
+        t.kind === 'resolved'
+          ? undefined
+          : {
+              kpiId: s.kpi.id,
+              scope: s.scope,
+              startedAt: t.startedAt.getTime(),
+              severity: t.severity,
+              condition: 'stale',
+            }
+      const identified = identify(s.kpi.id, s.scope, t, fp)
+      const result = await this.deps.store.transition(fp, before.get(s), next, {
+        row: toTransitionRow(identified),
+        job: toAlertJob(s.kpi, identified, this.deps.baseUrl),
+        recordedAt: Date.now(),
+      })
+      if (result.ok) {
+        out.push(identified)
+        before.set(s, next)
+      } else {
+        this.deps.metrics.casConflicts.inc()
+        s.fresh = fromOpenStale(result.current)
+        before.set(s, result.current)
+      }
+    }
+    return out
   }
 
   /** CAS each series' transitions in order; a lost race adopts the store's breach and re-evaluates once. */
@@ -381,7 +550,7 @@ export class SeriesEvaluator {
           this.deps.metrics.casConflicts.inc()
           const adopted = fromOpenBreach(result.current, OK)
           const last = list[list.length - 1]!.sample
-          const retry = evaluate(adopted, toMachine(last), s.th)
+          const retry = evaluate(adopted, toMachine(last), s.th, s.lc)
           this.setState(s, retry.next)
           for (const t2 of retry.transitions) {
             const id2 = identify(s.kpi.id, s.scope, t2, s.fp)
@@ -433,6 +602,14 @@ export class SeriesEvaluator {
     this.deps.metrics.openBreaches.set({ severity: 'warning' }, counts.warning)
     this.deps.metrics.openBreaches.set({ severity: 'critical' }, counts.critical)
   }
+}
+
+/** A stale series' row: status stale (never ok), the reason saying since when; its value the last one known. */
+function staleRow(s: Series, row: KpiValueRow): KpiValueRow {
+  if (s.fresh.status !== 'stale') return row
+  const since = s.inputAt === null ? 'never' : new Date(s.inputAt).toISOString()
+  const line = `stale: no input since ${since} (expected within ${s.lc.staleAfter ?? 'its stale interval'})`
+  return { ...row, status: 'stale', reason: row.reason ? `${line}\n${row.reason}` : line }
 }
 
 function seriesKey(kpi: KpiDefinition, scope: Readonly<Record<string, string>>): string {

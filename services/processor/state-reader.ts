@@ -25,6 +25,9 @@ const mustTime = (v: unknown): number => {
   if (t === null || Number.isNaN(t)) throw new Error(`state row without a time: ${String(v)}`)
   return t
 }
+/** An event time, never later than its arrival: a producer's clock ahead must not postpone staleness. */
+const notAfter = (eventAt: number | null, ingestedAt: number | null): number | null =>
+  eventAt === null || ingestedAt === null ? eventAt : Math.min(eventAt, ingestedAt)
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
 const NOW = `toUnixTimestamp64Milli(toDateTime64({now:DateTime64(3)}, 3, 'UTC'))`
 const ms = (col: string) => `toUnixTimestamp64Milli(${col})`
@@ -65,6 +68,7 @@ function toVersion(r: Row): ModelVersionFacts {
     environment: String(r.environment),
     modelVersion: String(r.model_version),
     firstSeen: mustTime(r.first_event_at),
+    lastEventAt: notAfter(time(r.last_event_at), time(r.last_ingested_at)),
     accuracy: num(r.accuracy),
     f1: num(r.f1),
     auc: num(r.auc),
@@ -114,7 +118,15 @@ const FINDING_FIELDS = [
   'closed_at',
   'repeat_of',
 ]
-const VERSION_FIELDS = ['first_event_at', 'accuracy', 'f1', 'auc', 'baseline_version']
+const VERSION_FIELDS = [
+  'first_event_at',
+  'last_event_at',
+  'last_ingested_at',
+  'accuracy',
+  'f1',
+  'auc',
+  'baseline_version',
+]
 const GROUP_FIELDS = ['version', 'tp', 'fp', 'tn', 'fn', 'selected', 'total', 'cell_attributes']
 
 const INCIDENTS_BY_ID = stateMergeSelect(incidentState, {

@@ -49,7 +49,7 @@ export const nonconformitiesQuery = z.strictObject({
 // ----- responses: the top-level shape of each answer (keys not listed are dropped) ---------------------
 
 /** insufficient_data (not estimable) ranks above ok: it never counts as healthy. */
-const STATUSES = ['ok', 'warning', 'critical', 'no_data', 'insufficient_data'] as const
+const STATUSES = ['ok', 'warning', 'critical', 'no_data', 'insufficient_data', 'stale'] as const
 export type Status = (typeof STATUSES)[number]
 
 const row = z.looseObject({})
@@ -59,6 +59,8 @@ const statusCounts = z.object({
   critical: z.number(),
   no_data: z.number(),
   insufficient_data: z.number(),
+  /** Series whose inputs stopped arriving (the config's lifecycle stale_after). */
+  stale: z.number(),
 })
 export const scorecardResponse = z.object({
   generatedAt: z.string(),
@@ -152,7 +154,14 @@ LIMIT {limit:UInt32}`
 
 // ----- shapes ----------------------------------------------------------------------------------------
 
-const RANK: Record<Status, number> = { no_data: 0, ok: 1, insufficient_data: 2, warning: 3, critical: 4 }
+const RANK: Record<Status, number> = {
+  no_data: 0,
+  ok: 1,
+  insufficient_data: 2,
+  warning: 3,
+  critical: 4,
+  stale: 2.5,
+}
 const asStatus = (s: string): Status => (s in RANK ? (s as Status) : 'no_data')
 const worse = (a: Status, b: Status): Status => (RANK[b] > RANK[a] ? b : a)
 
@@ -286,6 +295,7 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
             critical: 0,
             no_data: 0,
             insufficient_data: 0,
+            stale: 0,
           }
           let status: Status = 'no_data'
           for (const s of mine) {
@@ -333,6 +343,7 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
         critical: 0,
         no_data: 0,
         insufficient_data: 0,
+        stale: 0,
       }
       for (const k of kpis) overall[k.status]++
       return { generatedAt: now.toISOString(), summary: overall, kpis }

@@ -52,6 +52,14 @@ export const alertJobSchema = z
     startsAt: z.iso.datetime({ offset: true }),
     /** When this transition happened (ISO-8601). */
     at: z.iso.datetime({ offset: true }),
+    /**
+     * Set on a stale alert (the series' inputs stopped arriving; no value crossed a threshold): when they
+     * last came (null: never) and the interval they were expected within. Optional: other jobs omit it.
+     */
+    stale: z
+      .object({ lastInputAt: z.iso.datetime({ offset: true }).nullable(), expectedWithin: z.string() })
+      .strict()
+      .optional(),
     summary: z.string(),
     description: z.string(),
     links: z.object({ review: z.string(), api: z.string() }),

@@ -47,6 +47,8 @@ export const routeMatchSchema = z
     area: oneOrMany.optional(),
     /** Scope labels: each given label must equal the value (or one of the values). Default any. */
     scope: z.record(z.string().min(1), oneOrMany).optional(),
+    /** `stale`: only stale alerts (inputs stopped arriving); `value`: only thresholds crossed. Default any. */
+    condition: z.enum(['value', 'stale']).optional(),
   })
   .strict()
 
@@ -133,6 +135,7 @@ export function routeMatches(job: AlertJob, match: Route['match']): boolean {
   if (!match) return true
   if (match.severity && !match.severity.includes(job.severity)) return false
   if (match.kpi && !match.kpi.includes(job.kpi.id)) return false
+  if (match.condition !== undefined && match.condition !== (job.stale ? 'stale' : 'value')) return false
   if (match.area !== undefined) {
     const area = alertArea(job)
     if (area === undefined || !asList(match.area).includes(area)) return false

@@ -5,6 +5,7 @@ import type { JudgedComparison, Measurement } from './engine/sample.js'
 import { compare, fromFloat, toFloat } from './fairness/exact.js'
 import { type Band, differenceBand, judge, ratioBand } from './fairness/judge.js'
 import type { EstimableFairnessKpi } from './fairness/parity.js'
+import type { EffectiveLifecycle } from './lifecycle.js'
 import type { EffectiveThresholds } from './thresholds.js'
 
 /**
@@ -35,6 +36,12 @@ import type { EffectiveThresholds } from './thresholds.js'
  * - A scope that disappears from a complete result (`evaluateAbsent`) no longer exists: a pending goes
  *   back to ok, a firing breach resolves (value null). Prometheus treats a vanished series the same way.
  * - Thresholds disabled or removed: the condition is false, so a pending clears and a firing resolves.
+ * - Hysteresis (`lifecycle:` in the config, shared/kpi/lifecycle.ts): a firing breach resolves only on a
+ *   *clearing* sample, one whose level is ok and that no longer crosses the `clear` threshold either; and
+ *   only once `resolve_after` clearing samples came in a row AND the first of them is `keep_firing_for`
+ *   old. A sample between the breach threshold and `clear` (ok, not cleared) or a breaching one starts the
+ *   count again. Defaults (no clear, 1, 0s): the first ok sample resolves, as before. So a value wobbling
+ *   across its threshold every evaluation keeps one breach open instead of opening one per wobble.
  * - Pending is not persisted: after a restart the `for` clock starts again (a later page, never a
  *   duplicate). Firing breaches are restored from `breach_transitions` (`restoreStates`).
  *
@@ -66,6 +73,9 @@ export type BreachState =
       current: Severity
       /** While `severity` is warning: since when the value has been critical (escalation pending). */
       criticalSince?: Date
+      /** Hysteresis: the first of the clearing samples in a row, and how many there were. */
+      clearSince?: Date
+      clearCount?: number
     }
 
 export const OK: BreachState = Object.freeze({ status: 'ok' }) as BreachState
@@ -94,6 +104,8 @@ export interface Transition {
   n?: number | null
   ci_low?: number | null
   ci_high?: number | null
+  /** A stale alert (shared/kpi/staleness.ts), not a value breach: when inputs last came, what was expected. */
+  stale?: { lastInputAt: Date | null; after: string }
 }
 
 export interface Evaluation {
@@ -102,6 +114,21 @@ export interface Evaluation {
 }
 
 type Thresholds = Pick<EffectiveThresholds, 'enabled' | 'op' | 'warning' | 'critical' | 'forMs' | 'fairness'>
+
+/** How a firing breach resolves (shared/kpi/lifecycle.ts). */
+export type Hysteresis = Pick<EffectiveLifecycle, 'clear' | 'resolveAfter' | 'keepFiringForMs'>
+
+export const NO_HYSTERESIS: Hysteresis = Object.freeze({ clear: null, resolveAfter: 1, keepFiringForMs: 0 })
+
+/**
+ * When a firing breach resolves without any new sample: its clearing count is reached and only
+ * `keep_firing_for` is left to run (undefined: it needs a sample, or is not clearing).
+ */
+export function resolvesAt(state: BreachState, hy: Hysteresis): number | undefined {
+  if (state.status !== 'firing' || state.clearSince === undefined) return undefined
+  if ((state.clearCount ?? 0) < hy.resolveAfter || hy.keepFiringForMs <= 0) return undefined
+  return state.clearSince.getTime() + hy.keepFiringForMs
+}
 
 function crosses(value: number, op: Thresholds['op'], threshold: number): boolean {
   switch (op) {
@@ -192,7 +219,12 @@ function thresholdOf(th: Thresholds, severity: Severity): number | null {
 const elapsed = (from: Date, to: Date) => to.getTime() - from.getTime()
 
 /** One evaluation of one series: the next state and the transitions to record and notify (0 or 1). */
-export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thresholds): Evaluation {
+export function evaluate(
+  prev: BreachState | undefined,
+  sample: Sample,
+  th: Thresholds,
+  hy: Hysteresis = NO_HYSTERESIS,
+): Evaluation {
   const state = prev ?? OK
   const level = classify(sample, th)
   const { at, value } = sample
@@ -226,7 +258,18 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
       return { next: { status: 'pending', since: state.since, level }, transitions: [] }
 
     case 'firing': {
-      if (level === 'ok') return resolve(state, value, at, th, measured)
+      if (level === 'ok') {
+        const cleared = hy.clear === null || !crossesClear(sample, th, hy.clear)
+        const { criticalSince: _c, clearSince: _s, clearCount: _n, ...held } = state
+        // Between the breach threshold and `clear`: still firing, the clearing count starts again.
+        if (!cleared) return { next: held, transitions: [] }
+        const clearSince = state.clearSince ?? at
+        const clearCount = (state.clearCount ?? 0) + 1
+        if (clearCount >= hy.resolveAfter && elapsed(clearSince, at) >= hy.keepFiringForMs) {
+          return resolve(state, value, at, th, measured)
+        }
+        return { next: { ...held, clearSince, clearCount }, transitions: [] }
+      }
       if (state.severity === 'warning' && level === 'critical') {
         const criticalSince = state.criticalSince ?? at
         if (elapsed(criticalSince, at) >= th.forMs) {
@@ -246,7 +289,8 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
             ],
           }
         }
-        return { next: { ...state, current: 'critical', criticalSince }, transitions: [] }
+        const { clearSince: _s, clearCount: _n, ...breaching } = state
+        return { next: { ...breaching, current: 'critical', criticalSince }, transitions: [] }
       }
       // Still breaching at the same level, or de-escalated (critical breach, warning value): no transition.
       return {
@@ -255,6 +299,12 @@ export function evaluate(prev: BreachState | undefined, sample: Sample, th: Thre
       }
     }
   }
+}
+
+/** Whether the sample still lies beyond the hysteresis threshold (compared exactly when it is exact). */
+function crossesClear(m: Measurement, th: Thresholds, clear: number): boolean {
+  if (th.fairness || m.value === null) return false
+  return m.exact ? compare(m.exact, th.op, clear) : crosses(m.value, th.op, clear)
 }
 
 /** The n and interval of a sample, for a transition (nothing when it has none). */
@@ -371,6 +421,8 @@ export interface BreachTransitionRow {
   threshold: number | null
   started_at: string
   at: string
+  /** 'stale': the series' stale alert (migration 0012); absent: a value breach. */
+  condition?: 'stale'
 }
 
 export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
@@ -388,6 +440,7 @@ export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
     threshold: t.threshold,
     started_at: toClickHouseTime(t.startedAt),
     at: toClickHouseTime(t.at),
+    ...(t.stale ? { condition: 'stale' as const } : {}),
   }
 }
 
@@ -398,7 +451,8 @@ export interface KpiValueRow {
   fingerprint: string
   scope: Record<string, string>
   value: number | null
-  status: SampleStatus
+  /** stale: the series' inputs stopped arriving (shared/kpi/staleness.ts); never ok. */
+  status: SampleStatus | 'stale'
   warning_threshold: number | null
   critical_threshold: number | null
   n: number | null
@@ -499,6 +553,13 @@ export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl:
       summary = `[RESOLVED] ${kpi.title}: ${t.value === null ? 'scope gone' : `back to ${value}`}, ${where}`
       break
   }
+  if (t.stale) {
+    const since = t.stale.lastInputAt ? t.stale.lastInputAt.toISOString() : 'never'
+    summary =
+      t.kind === 'resolved'
+        ? `[RESOLVED] ${kpi.title}: inputs arriving again (stale since ${t.startedAt.toISOString()}), ${where}`
+        : `[${t.severity.toUpperCase()}] ${kpi.title}: stale, no input since ${since} (expected within ${t.stale.after}), ${where}`
+  }
   const iso = [
     kpi.iso.iso27001.length > 0 ? `ISO/IEC 27001: ${kpi.iso.iso27001.join(', ')}` : '',
     kpi.iso.iso42001.length > 0 ? `ISO/IEC 42001: ${kpi.iso.iso42001.join(', ')}` : '',
@@ -520,6 +581,9 @@ export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl:
     iso: { iso27001: [...kpi.iso.iso27001], iso42001: [...kpi.iso.iso42001] },
     startsAt: t.startedAt.toISOString(),
     at: t.at.toISOString(),
+    ...(t.stale
+      ? { stale: { lastInputAt: t.stale.lastInputAt?.toISOString() ?? null, expectedWithin: t.stale.after } }
+      : {}),
     summary,
     description: `${kpi.description}${iso.length > 0 ? ` Evidence for ${iso.join('; ')}.` : ''}`,
     links: {
@@ -536,7 +600,7 @@ export function toAlertJob(kpi: KpiDefinition, t: IdentifiedTransition, baseUrl:
  * The latest transition of every series whose latest transition is not a resolve: the open breaches.
  * Correct with duplicate rows (same transition_id). Optional `{kpi_ids:Array(String)}` (empty = all).
  */
-export const OPEN_BREACHES_SQL = `SELECT fingerprint, kpi_id, scope, transition, severity, started_at, at
+export const OPEN_BREACHES_SQL = `SELECT fingerprint, kpi_id, scope, transition, severity, started_at, at, condition
 FROM (
   SELECT
     fingerprint,
@@ -545,6 +609,7 @@ FROM (
     argMax(transition, k) AS transition,
     argMax(severity, k) AS severity,
     argMax(started_at, k) AS started_at,
+    argMax(condition, k) AS condition,
     max(k).1 AS at
   FROM (
     SELECT *, (at, multiIf(transition = 'resolved', 3, transition = 'escalated', 2, 1)) AS k
@@ -564,6 +629,8 @@ export interface StoredTransition {
   severity: string
   started_at: string
   at: string
+  /** 'stale' for a stale alert (migration 0012); '' or absent for a value breach. */
+  condition?: string
 }
 
 export interface RestoredBreach {
@@ -590,6 +657,8 @@ export function parseClickHouseTime(text: string): Date {
 export function restoreStates(rows: readonly StoredTransition[]): Map<string, RestoredBreach> {
   const latest = new Map<string, { row: StoredTransition; at: number; rank: number }>()
   for (const row of rows) {
+    // A stale alert is not the value's breach (staleness is restored through the breach store).
+    if (row.condition === 'stale') continue
     const at = parseClickHouseTime(row.at).getTime()
     const rank = RANK[row.transition] ?? 0
     const seen = latest.get(row.fingerprint)

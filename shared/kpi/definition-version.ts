@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { KpiDefinition } from './catalog.js'
+import type { LifecycleConfig } from './lifecycle.js'
 import { referenceSql } from './sql.js'
 import type { ResolverConfig } from './thresholds.js'
 
@@ -16,6 +17,8 @@ export interface DefinitionContent {
   fairnessDefaults: unknown
   /** sha256 of the area's reference SQL (event-time axis): a change of computation changes the version. */
   sqlSha256: string
+  /** The `lifecycle:` entries of its area and of itself, when there are any (absent: versions as before). */
+  lifecycle?: { area: unknown; kpi: unknown }
 }
 
 /** Hex digits kept: 48 bits, far from colliding among a catalog's few hundred versions. */
@@ -27,7 +30,16 @@ export function definitionContent(kpi: KpiDefinition, config?: ResolverConfig): 
     config: config?.kpis?.[kpi.id] ?? null,
     fairnessDefaults: kpi.fairness ? (config?.fairness ?? null) : null,
     sqlSha256: sha256(referenceSql[kpi.area]('event_time', config)),
+    ...lifecycleContent(kpi, config),
   }
+}
+
+/** How breaches resolve and go stale decides breaches too; only present when configured. */
+function lifecycleContent(kpi: KpiDefinition, config?: ResolverConfig): Pick<DefinitionContent, 'lifecycle'> {
+  const lifecycle = (config as { lifecycle?: LifecycleConfig } | undefined)?.lifecycle
+  const area = lifecycle?.[kpi.area] ?? null
+  const own = lifecycle?.[kpi.id] ?? null
+  return area === null && own === null ? {} : { lifecycle: { area, kpi: own } }
 }
 
 /** The version of `kpi` under `config`: stable across processes, key order and restarts. */

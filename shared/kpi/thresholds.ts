@@ -21,6 +21,7 @@ import {
   type Reference,
   referenceSchema,
 } from './fairness/spec.js'
+import { lifecycleConfigSchema } from './lifecycle.js'
 import { nonconformityConfigSchema } from './nonconformity.js'
 import { type RegimesConfig, regimesConfigSchema } from './regimes-config.js'
 
@@ -216,6 +217,7 @@ export const aimsConfigSchema = z.strictObject({
   alerting: alertingConfigSchema.optional(),
   regimes: regimesConfigSchema.optional(),
   nonconformity: nonconformityConfigSchema.optional(),
+  lifecycle: lifecycleConfigSchema.optional(),
 })
 export type AimsConfig = z.infer<typeof aimsConfigSchema>
 

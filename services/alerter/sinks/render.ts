@@ -21,6 +21,9 @@ export function uncertaintyText(job: AlertJob): string {
 
 /** "value 0.72 ratio [CI 0.61–0.78, n=2000] vs threshold 0.8 (higher is better)" */
 export function valueVsThreshold(job: AlertJob): string {
+  if (job.stale) {
+    return `stale: no input since ${job.stale.lastInputAt ?? 'ever'} (expected within ${job.stale.expectedWithin})`
+  }
   const unit = job.kpi.unit ? ` ${job.kpi.unit}` : ''
   const dir = job.kpi.direction === 'higher_is_better' ? 'higher is better' : 'lower is better'
   return `value ${formatNumber(job.value)}${unit}${uncertaintyText(job)} vs threshold ${formatNumber(job.threshold)}${unit} (${dir})`

@@ -13,8 +13,10 @@
     no_data: { label: 'No data', icon: '–', color: '#8A909C' },
     // Not estimable (a fairness KPI without enough data): never ok, never a breach.
     insufficient_data: { label: 'Insufficient data', icon: '?', color: '#CC79A7' },
+    // Inputs stopped arriving (lifecycle stale_after): never ok, alerted on its own.
+    stale: { label: 'Stale', icon: '⌛', color: '#56B4E9' },
   }
-  const RANK = { no_data: 0, ok: 1, insufficient_data: 2, warning: 3, critical: 4 }
+  const RANK = { no_data: 0, ok: 1, insufficient_data: 2, warning: 3, critical: 4, stale: 2.5 }
   /** Okabe–Ito, colour-blind safe; a marker shape per series too, so colour is never the only cue. */
   const SERIES_COLOURS = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#000000']
   const POINT_STYLES = ['circle', 'triangle', 'rect', 'rectRot', 'star', 'crossRot', 'cross']
@@ -292,6 +294,7 @@
           badge('ok', `${s.ok} OK`),
           s.insufficient_data ? badge('insufficient_data', `${s.insufficient_data} insufficient data`) : null,
           s.no_data ? badge('no_data', `${s.no_data} no data`) : null,
+          s.stale ? badge('stale', `${s.stale} stale`) : null,
         ])
       }
       if (breaches) {
@@ -545,7 +548,12 @@
         'data-severity': b.severity,
         'data-scope': scopeText(b.scope),
       },
-      h('td', { 'data-label': 'Severity' }, badge(b.severity)),
+      h(
+        'td',
+        { 'data-label': 'Severity' },
+        badge(b.severity),
+        b.condition === 'stale' ? badge('stale') : null,
+      ),
       h('td', { 'data-label': 'KPI' }, b.kpi.title, h('span', { class: 'kpi-id' }, b.kpi.id)),
       h(
         'td',

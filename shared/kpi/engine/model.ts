@@ -36,6 +36,8 @@ export interface ModelVersionFacts {
   recall?: number | null
   /** The baseline named by the version's latest evaluation giving one. */
   baseline: string | null
+  /** Event time of the version's latest evaluation in this environment (ms), never later than it arrived. */
+  lastEventAt?: number | null
 }
 
 export interface FairnessGroupFacts {
@@ -314,5 +316,27 @@ export function modelSamples(
       }
     }
   }
+  markInputs(out, lines)
   return out
+}
+
+/**
+ * Staleness is watched on the version a model line (model, environment) is evaluated on now — the one
+ * with the latest evaluation — with the time of that evaluation; superseded versions are not stale.
+ */
+function markInputs(samples: Sample[], lines: ReadonlyMap<string, readonly ModelVersionFacts[]>): void {
+  const current = new Map<string, { version: string; at: number }>()
+  for (const [key, line] of lines) {
+    let best: ModelVersionFacts | undefined
+    for (const v of line) {
+      if (v.lastEventAt === null || v.lastEventAt === undefined) continue
+      if (best === undefined || v.lastEventAt >= best.lastEventAt!) best = v
+    }
+    if (best) current.set(key, { version: best.modelVersion, at: best.lastEventAt! })
+  }
+  for (const s of samples) {
+    if (s.inputAt !== undefined) continue
+    const c = current.get(`${s.scope.model_id}\u0000${s.scope.environment}`)
+    if (c && c.version === s.scope.model_version) s.inputAt = c.at
+  }
 }

@@ -31,6 +31,7 @@ function labelsFor(job: AlertJob, severity: Severity): Record<string, string> {
   }
   for (const [k, v] of Object.entries(job.scope)) if (v !== '') labels[labelName(k)] = v
   if (job.kpi.area) labels.area = job.kpi.area
+  if (job.stale) labels.condition = 'stale'
   // Empty label values mean "no label" to Alertmanager, so standards without references are left out.
   if (job.iso.iso27001.length > 0) labels.iso27001 = job.iso.iso27001.join(',')
   if (job.iso.iso42001.length > 0) labels.iso42001 = job.iso.iso42001.join(',')
