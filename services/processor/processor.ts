@@ -18,6 +18,7 @@ import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas
 import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
 import { mountReadApi } from './read-api.js'
+import { mountResponseApi } from './response/routes.js'
 import { mountReviewPage } from './review-page/mount.js'
 import { SeriesEvaluator } from './series.js'
 import { startTriggerConsumer, type TriggerRouter } from './trigger-consumer.js'
@@ -164,6 +165,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     currentWindowMs: CURRENT_FOREVER_MS,
     clock,
   })
+  mountResponseApi(http, { ch: deps.ch, redis, cfg, kpis, config: aimsConfig, clock })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

@@ -45,6 +45,8 @@ export const access = {
   incidents: ['executive', 'security', 'auditor', 'admin'],
   deadLetters: ['auditor', 'admin'],
   metrics: ['metrics', 'admin'],
+  /** Acting on breaches (acknowledge, assign, comment) and silences: on-call security and admins. */
+  respond: ['security', 'admin'],
 } as const satisfies Record<string, readonly Role[]>
 
 export function hasAnyRole(p: Principal | undefined, roles: readonly Role[]): boolean {
