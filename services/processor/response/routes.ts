@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { AlertJob } from '../../../shared/alerts/alert-job.js'
+import { dueNotice } from '../../../shared/alerts/escalation.js'
 import { type AlertQueue, createAlertQueue, enqueueAlert } from '../../../shared/alerts/queue.js'
 import { type BreachResponse, ResponseState } from '../../../shared/alerts/response.js'
 import { type Silence, silenceEnd } from '../../../shared/alerts/silence.js'
@@ -62,7 +63,12 @@ const MAX_SILENCE_MS = 366 * 24 * 3600_000
 
 function presentResponse(r: BreachResponse, config: AimsConfig | undefined) {
   const policy = r.plan ? config?.alerting?.escalation?.find((p) => p.name === r.plan!.policy) : undefined
-  const waiting = r.plan && !r.ack && r.resolvedAt === undefined
+  const waiting =
+    r.plan !== undefined &&
+    policy !== undefined &&
+    !r.ack &&
+    r.resolvedAt === undefined &&
+    dueNotice(policy, r.plan) !== undefined
   return {
     acknowledged: r.ack ?? null,
     owner: r.owner ?? null,

@@ -32,7 +32,7 @@ export const silenceParams = z.strictObject({
 })
 
 /** A body is optional: `curl -X POST …/ack` acknowledges without a comment. */
-export const ackBody = z.strictObject({ comment: commentText.optional() }).optional()
+export const ackBody = z.strictObject({ comment: commentText.optional() }).nullish()
 export const assignBody = z.strictObject({ owner: silenceTextSchema(200), comment: commentText.optional() })
 export const commentBody = z.strictObject({ comment: commentText })
 

@@ -84,8 +84,9 @@ export async function insertAction(ch: ClickHouse, row: ActionRow): Promise<void
 export async function listActions(ch: ClickHouse, breachId: string): Promise<ActionRow[]> {
   return queryRows<ActionRow>(
     ch,
-    `SELECT DISTINCT action_id, breach_id, fingerprint, kpi_id, scope, action, actor, actor_roles, owner, comment, at
-     FROM breach_actions WHERE breach_id = {id:String} ORDER BY at, action_id LIMIT 10000`,
+    `SELECT action_id, breach_id, fingerprint, kpi_id, scope, action, actor, actor_roles, owner, comment, at
+     FROM breach_actions WHERE breach_id = {id:String}
+     ORDER BY at, recorded_at, action_id LIMIT 1 BY action_id LIMIT 10000`,
     { id: breachId },
   )
 }
