@@ -83,6 +83,7 @@ export const responseListQuery = z.strictObject({
     .pipe(
       z
         .array(z.string().regex(/^[0-9a-f]{32}-\d{1,16}$/, 'must be breach ids separated by commas'))
+        .min(1, 'at least one breach id')
         .max(100, 'at most 100 breach ids'),
     ),
 })

@@ -94,3 +94,17 @@ describe('escalation policies', () => {
     expect(bad).toThrow(/alerting\.escalation\[1\]\.repeat: expected a duration/)
   })
 })
+
+describe('the README example', () => {
+  it('is a valid config file', async () => {
+    const { readFileSync } = await import('node:fs')
+    const { parseAimsConfigText } = await import('../../../../shared/kpi/thresholds.js')
+    const readme = readFileSync(new URL('../../../../README.md', import.meta.url), 'utf8')
+    const at = readme.indexOf('## Response loop: acknowledge, escalate, silence')
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readme.slice(at))![1]!
+    for (const name of ['PAGERDUTY_ROUTING_KEY', 'PAGERDUTY_LEAD_KEY', 'CISO_WEBHOOK_SECRET'])
+      process.env[name] = 'test-value-long-enough-0123456789'
+    const cfg = parseAimsConfigText(yaml, 'README.md')
+    expect(cfg.alerting?.escalation?.[0]).toMatchObject({ name: 'critical-unacknowledged', repeat: '1h' })
+  })
+})
