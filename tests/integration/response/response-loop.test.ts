@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis'
+import { chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Alerter, startAlerter } from '../../../services/alerter/alerter.js'
 import type { PagerdutyEvent } from '../../../services/alerter/sinks/pagerduty/sender.js'
@@ -47,6 +48,8 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
   let aimsConfig: AimsConfig
   let now = new Date()
   const clock = () => now
+  /** Breaches the earlier cases leave behind, for the page. */
+  const seen: Record<string, { breachId: string; fingerprint: string }> = {}
 
   beforeAll(async () => {
     pd = await HttpReceiver.start(() => ({ status: 202, body: '{"status":"success"}' }))
@@ -170,6 +173,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     now = new Date()
     const t0 = now.getTime()
     const b = await failingModel('esc-model')
+    seen.escalated = b
     await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
     expect(events(KEYS.oncall, b.fingerprint)[0]).toMatchObject({ event_action: 'trigger' })
 
@@ -208,6 +212,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
   it('an acknowledgement before the time stops the escalation and reaches PagerDuty as acknowledge', async () => {
     const t0 = now.getTime()
     const b = await failingModel('ack-model')
+    seen.acknowledged = b
     await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
 
     // Roles: executives and auditors read, security acts on the privacy area only, admins act.
@@ -342,5 +347,72 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     await pd.waitFor('the released page', () => events(KEYS.oncall, b.fingerprint).length > 0)
     await drained()
     expect(events(KEYS.oncall, b.fingerprint)).toHaveLength(1)
+  })
+
+  it('the review page shows acknowledgement, owner, escalation step and silences, and acknowledges', async () => {
+    const silence = await post('/api/silences', auth.tokens.admin, {
+      kpi: 'model.accuracy',
+      scope: { model_id: 'next-release' },
+      endsAt: new Date(now.getTime() + 60 * MIN).toISOString(),
+      reason: 'release rehearsal',
+    })
+    expect(silence.status).toBe(201)
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    })
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+      await page.goto(`${base}/login#token=${auth.tokens.admin}`)
+      await page.waitForURL(`${base}/`)
+      const acked = page.locator(
+        `[data-testid=response-row][data-breach-id="${seen.acknowledged!.breachId}"]`,
+      )
+      await acked.waitFor({ timeout: 30_000 })
+      expect(await acked.textContent()).toContain('acknowledged by test-admin')
+      expect(await acked.textContent()).toContain('ml-oncall')
+      const escalated = page.locator(
+        `[data-testid=response-row][data-breach-id="${seen.escalated!.breachId}"]`,
+      )
+      expect(await escalated.textContent()).toContain('not acknowledged')
+      expect(await escalated.textContent()).toContain('critical-unacknowledged: step 2 of 2')
+      const silences = page.locator('[data-testid=silences-table]')
+      await silences.waitFor({ timeout: 30_000 })
+      expect(await silences.textContent()).toContain('test-admin: release rehearsal')
+
+      await page.goto(`${base}/review/breaches/${seen.escalated!.breachId}`)
+      const ack = page.locator('[data-testid=response-ack]')
+      await ack.waitFor({ timeout: 30_000 })
+      expect(await ack.textContent()).toBe('not acknowledged')
+      expect(await page.locator('[data-testid=response-escalation]').textContent()).toContain('step 2 of 2')
+      await page.fill('#response-comment', 'taking it from the page')
+      await page.getByRole('button', { name: 'Acknowledge' }).click()
+      await waitFor('the page to show the acknowledgement', async () =>
+        (await ack.textContent())?.startsWith('acknowledged by test-admin') ? true : undefined,
+      )
+      expect(await page.locator('[data-testid=actions-table]').textContent()).toContain(
+        'taking it from the page',
+      )
+    } finally {
+      await browser.close()
+    }
+    const fp = seen.escalated!.fingerprint
+    await pd.waitFor('the acknowledgement from the page', () =>
+      events(KEYS.oncall, fp).some((e) => e.event_action === 'acknowledge'),
+    )
+    // Everyone told about the breach hears that someone has it: on-call, the lead and the CISO.
+    await drained()
+    for (const key of [KEYS.oncall, KEYS.lead, KEYS.ciso]) {
+      expect(
+        events(key, fp).filter((e) => e.event_action === 'acknowledge'),
+        key,
+      ).toHaveLength(1)
+    }
   })
 })
