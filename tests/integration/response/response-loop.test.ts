@@ -10,6 +10,7 @@ import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
 import { type AimsConfig, parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { type RunningAlertmanager, startAlertmanager } from '../../helpers/alertmanager.js'
 import { bearer, type Json, testAuth } from '../../helpers/api.js'
 import { modelMetricsEvent } from '../../helpers/events.js'
 import { HttpReceiver } from '../../helpers/http-receiver.js'
@@ -45,6 +46,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
   let alerters: Alerter[] = []
   let queue: AlertQueue
   let pd: HttpReceiver
+  let am: RunningAlertmanager
   let aimsConfig: AimsConfig
   let now = new Date()
   const clock = () => now
@@ -53,11 +55,17 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
 
   beforeAll(async () => {
     pd = await HttpReceiver.start(() => ({ status: 202, body: '{"status":"success"}' }))
+    am = await startAlertmanager({ webhookUrl: `${pd.url}/alertmanager-notifications` })
     const sink = (key: string) => ({ type: 'pagerduty', routingKey: key, url: `${pd.url}/v2/enqueue` })
     aimsConfig = parseAimsConfig({
       alerting: {
-        sinks: { oncall: sink(KEYS.oncall), lead: sink(KEYS.lead), ciso: sink(KEYS.ciso) },
-        routes: [{ match: { kpi: ['model.accuracy'] }, sinks: ['oncall'] }],
+        sinks: {
+          oncall: sink(KEYS.oncall),
+          lead: sink(KEYS.lead),
+          ciso: sink(KEYS.ciso),
+          am: { type: 'alertmanager', url: am.url },
+        },
+        routes: [{ match: { kpi: ['model.accuracy'] }, sinks: ['oncall', 'am'] }],
         escalation: [
           {
             name: 'critical-unacknowledged',
@@ -101,6 +109,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     redis?.disconnect()
     await stack?.close()
     await pd?.stop()
+    await am?.stop()
     if (stack) await dropPrefix(stack.cfg.REDIS_PREFIX)
   }, 60_000)
 
@@ -109,6 +118,14 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     pd.requests
       .map((r) => JSON.parse(r.body) as PagerdutyEvent)
       .filter((e) => e.routing_key === key && e.dedup_key === fingerprint)
+
+  /** The alerts Alertmanager holds for one breach (its `fingerprint` label). */
+  const amAlerts = async (fingerprint: string): Promise<Json[]> => {
+    const res = await fetch(
+      `${am.url}/api/v2/alerts?filter=${encodeURIComponent(`fingerprint="${fingerprint}"`)}`,
+    )
+    return (await res.json()) as Json[]
+  }
 
   /** Every replica's response loop at the same moment, as two alerter processes would run it. */
   const tickAll = async () => {
@@ -191,6 +208,16 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(lead[0]!.payload!.summary).toMatch(/^\[ESCALATION step 1\/2 critical, not acknowledged\] /)
     expect(events(KEYS.ciso, b.fingerprint)).toHaveLength(0)
 
+    // A replica restarts between the steps: the schedule is in Redis, not in the process.
+    await alerters[1]!.close()
+    alerters[1] = await startAlerter({
+      cfg: stack.cfg,
+      log: stack.log,
+      alerting: aimsConfig.alerting,
+      clickhouse: stack.ch,
+      options: { ...fastOptions, responseTickMs: 0 },
+      clock,
+    })
     // The second step counts from the first: 10 + 20 minutes.
     now = new Date(t0 + 30 * MIN)
     expect((await tickAll()).escalations).toBe(1)
@@ -239,6 +266,11 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
       events(KEYS.oncall, b.fingerprint).some((e) => e.event_action === 'acknowledge'),
     )
     expect(events(KEYS.oncall, b.fingerprint).map((e) => e.event_action)).toEqual(['trigger', 'acknowledge'])
+    // Alertmanager has no acknowledgement: it holds the alert again, annotated with who has it.
+    await waitFor('the acknowledgement in Alertmanager', async () => {
+      const [alert] = await amAlerts(b.fingerprint)
+      return alert?.annotations?.acknowledged_by === 'test-admin' ? true : undefined
+    })
 
     now = new Date(t0 + 11 * MIN)
     expect((await tickAll()).escalations).toBe(0)
@@ -305,6 +337,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(await tickAll()).toEqual({ escalations: 0, releases: 0 })
     await drained()
     expect(events(KEYS.oncall, b.fingerprint)).toHaveLength(0)
+    expect(await amAlerts(b.fingerprint)).toEqual([])
 
     now = new Date(t0 + 30 * MIN)
     expect((await tickAll()).releases).toBe(1)
@@ -315,6 +348,16 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(released).toHaveLength(1)
     expect(released[0]).toMatchObject({ event_action: 'trigger' })
     expect(released[0]!.payload!.custom_details.response).toMatch(/held by silence .+ until it ended/)
+    const inAm = await waitFor('the released alert in Alertmanager', async () => {
+      const alerts = await amAlerts(b.fingerprint)
+      return alerts.length > 0 ? alerts : undefined
+    })
+    expect(inAm).toHaveLength(1)
+    expect(inAm[0].labels).toMatchObject({
+      kpi: 'model.accuracy',
+      severity: 'critical',
+      model_id: 'silenced-model',
+    })
 
     // The held silence is on record, and ended.
     const list = await get('/api/silences?state=ended', auth.tokens.auditor)
