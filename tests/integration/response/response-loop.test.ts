@@ -162,19 +162,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
 
   /** A production model whose accuracy is below the critical floor (0.8): one critical breach. */
   async function failingModel(modelId: string): Promise<{ breachId: string; fingerprint: string }> {
-    const event = modelMetricsEvent({
-      modelId,
-      modelVersion: '1.0',
-      time: new Date(now.getTime() - 30 * MIN).toISOString(),
-      accuracy: 0.5,
-      groups: [
-        { group: 'a', tp: 40, fp: 10, tn: 40, fn: 10 },
-        { group: 'b', tp: 40, fp: 10, tn: 40, fn: 10 },
-      ],
-    })
-    await produce(stack.kafka, topicNames(stack.cfg).modelMetrics, [
-      { key: modelId, value: JSON.stringify(event) },
-    ])
+    await evaluation(modelId, 0.5)
     return waitFor(`the accuracy breach of ${modelId}`, async () => {
       const [row] = await queryRows<{ breach_id: string; fingerprint: string }>(
         stack.ch,
@@ -184,6 +172,36 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
       )
       return row ? { breachId: row.breach_id, fingerprint: row.fingerprint } : undefined
     })
+  }
+
+  /** The model evaluated again, healthy: its breach resolves. */
+  async function recoveredModel(breachId: string, modelId: string): Promise<void> {
+    await evaluation(modelId, 0.95)
+    await waitFor(`the accuracy breach of ${modelId} to resolve`, async () => {
+      const [row] = await queryRows<{ n: string }>(
+        stack.ch,
+        "SELECT count() AS n FROM breach_transitions WHERE breach_id = {b:String} AND transition = 'resolved'",
+        { b: breachId },
+      )
+      return Number(row?.n) > 0 ? true : undefined
+    })
+  }
+
+  async function evaluation(modelId: string, accuracy: number): Promise<void> {
+    const event = modelMetricsEvent({
+      modelId,
+      modelVersion: '1.0',
+      // A healthy evaluation is later than the failing one before it (the latest counts).
+      time: new Date(now.getTime() - (accuracy < 0.8 ? 30 : 20) * MIN).toISOString(),
+      accuracy,
+      groups: [
+        { group: 'a', tp: 40, fp: 10, tn: 40, fn: 10 },
+        { group: 'b', tp: 40, fp: 10, tn: 40, fn: 10 },
+      ],
+    })
+    await produce(stack.kafka, topicNames(stack.cfg).modelMetrics, [
+      { key: modelId, value: JSON.stringify(event) },
+    ])
   }
 
   it('an unacknowledged critical breach escalates to the next route after the configured time, exactly once', async () => {
@@ -390,6 +408,44 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     await pd.waitFor('the released page', () => events(KEYS.oncall, b.fingerprint).length > 0)
     await drained()
     expect(events(KEYS.oncall, b.fingerprint)).toHaveLength(1)
+  })
+
+  it('a resolve stops the escalation; a breach that fired and resolved under a silence is never announced', async () => {
+    const t0 = now.getTime()
+    const b = await failingModel('resolving-model')
+    await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
+    now = new Date(t0 + 2 * MIN)
+    await recoveredModel(b.breachId, 'resolving-model')
+    await pd.waitFor('the resolve', () =>
+      events(KEYS.oncall, b.fingerprint).some((e) => e.event_action === 'resolve'),
+    )
+    // (Breaches of the earlier cases still escalate meanwhile: only this one's pages are counted.)
+    now = new Date(t0 + 60 * MIN)
+    await tickAll()
+    await drained()
+    expect(events(KEYS.lead, b.fingerprint)).toHaveLength(0)
+    expect(events(KEYS.ciso, b.fingerprint)).toHaveLength(0)
+
+    const t1 = now.getTime()
+    const silence = await post('/api/silences', auth.tokens.admin, {
+      kpi: 'model.accuracy',
+      scope: { model_id: 'brief-model' },
+      endsAt: new Date(t1 + 30 * MIN).toISOString(),
+      reason: 'load test',
+    })
+    expect(silence.status).toBe(201)
+    const quiet = await failingModel('brief-model')
+    await waitFor('the held alert', async () => (await alerters[0]!.response.state.get(quiet.breachId)).held)
+    now = new Date(t1 + 5 * MIN)
+    await recoveredModel(quiet.breachId, 'brief-model')
+    await waitFor('the held alert to be dropped', async () =>
+      (await alerters[0]!.response.state.get(quiet.breachId)).held ? undefined : true,
+    )
+    now = new Date(t1 + 31 * MIN)
+    expect((await tickAll()).releases).toBe(0)
+    await drained()
+    expect(events(KEYS.oncall, quiet.fingerprint)).toEqual([])
+    expect(await amAlerts(quiet.fingerprint)).toEqual([])
   })
 
   it('the review page shows acknowledgement, owner, escalation step and silences, and acknowledges', async () => {
