@@ -226,9 +226,10 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
       ? setInterval(() => {
           responseInFlight ??= responseLoop
             .tick()
-            .catch((err) =>
-              log.warn({ err: errorMessage(err) }, 'response loop tick failed; the next one retries'),
-            )
+            .catch((err) => {
+              errorsTotal().inc({ stage: 'alerter', error_type: 'response_tick' })
+              log.warn({ err: errorMessage(err) }, 'response loop tick failed; the next one retries')
+            })
             .finally(() => {
               responseInFlight = undefined
             })

@@ -448,6 +448,33 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(await amAlerts(quiet.fingerprint)).toEqual([])
   })
 
+  it('withdrawing an acknowledgement resumes the escalation where it stopped', async () => {
+    const t0 = now.getTime()
+    const b = await failingModel('unack-model')
+    await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
+    now = new Date(t0 + 1 * MIN)
+    expect((await post(`/api/breaches/${b.breachId}/unack`, auth.tokens.admin)).status).toBe(409)
+    expect((await post(`/api/breaches/${b.breachId}/ack`, auth.tokens.admin)).status).toBe(200)
+    now = new Date(t0 + 10 * MIN)
+    await tickAll()
+    await drained()
+    expect(events(KEYS.lead, b.fingerprint)).toHaveLength(0)
+
+    now = new Date(t0 + 12 * MIN)
+    const unack = await post(`/api/breaches/${b.breachId}/unack`, auth.tokens.admin, {
+      comment: 'handing back',
+    })
+    expect(unack.status).toBe(200)
+    expect(unack.body.response).toMatchObject({ acknowledged: null, escalation: { stepsDone: 0 } })
+    await tickAll()
+    await pd.waitFor('the security lead page', () => events(KEYS.lead, b.fingerprint).length > 0)
+    await tickAll()
+    await drained()
+    expect(events(KEYS.lead, b.fingerprint)).toHaveLength(1)
+    const read = await get(`/api/breaches/${b.breachId}/actions`, auth.tokens.auditor)
+    expect(read.body.actions.map((a: Json) => a.action)).toEqual(['ack', 'unack'])
+  })
+
   it('the review page shows acknowledgement, owner, escalation step and silences, and acknowledges', async () => {
     const silence = await post('/api/silences', auth.tokens.admin, {
       kpi: 'model.accuracy',
