@@ -54,6 +54,24 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1
 `
 
+/**
+ * Removes the acknowledgement; a plan the response loop had dropped because of it is put back on the
+ * schedule, due at its old time or now, whichever is later. A plan with nothing left to send is dropped
+ * again at its next tick.
+ */
+const UNACK = `
+if redis.call('HDEL', KEYS[2], 'ack') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[2], 'resolved') == 1 then return 1 end
+local plan = redis.call('HGET', KEYS[2], 'plan')
+if plan and not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local due = tonumber(cjson.decode(plan).due)
+  local now = tonumber(ARGV[2])
+  if due < now then due = now end
+  redis.call('ZADD', KEYS[1], due, ARGV[1])
+end
+return 1
+`
+
 /** HGET held equals ARGV[1] → removed (released or dropped). */
 const UNHOLD = `
 if redis.call('HGET', KEYS[1], 'heldAt') ~= ARGV[1] then return 0 end
@@ -66,6 +84,7 @@ type Scripts = {
   aimsResponseAdvance(...args: string[]): Promise<number>
   aimsResponseStart(...args: string[]): Promise<number>
   aimsResponseUnhold(...args: string[]): Promise<number>
+  aimsResponseUnack(...args: string[]): Promise<number>
 }
 
 export class ResponseState {
@@ -80,6 +99,7 @@ export class ResponseState {
     redis.defineCommand('aimsResponseAdvance', { numberOfKeys: 2, lua: ADVANCE })
     redis.defineCommand('aimsResponseStart', { numberOfKeys: 2, lua: START })
     redis.defineCommand('aimsResponseUnhold', { numberOfKeys: 2, lua: UNHOLD })
+    redis.defineCommand('aimsResponseUnack', { numberOfKeys: 2, lua: UNACK })
   }
 
   private get scripts(): Scripts {
@@ -135,16 +155,12 @@ export class ResponseState {
 
   /** Clears the acknowledgement; the escalation goes on from where it stopped, due now at the earliest. */
   async unacknowledge(breachId: string, now: number): Promise<boolean> {
-    const key = this.breachKey(breachId)
-    const removed = await this.redis.hdel(key, 'ack')
-    const planText = await this.redis.hget(key, 'plan')
-    if (removed === 1 && planText && !(await this.redis.hexists(key, 'resolved'))) {
-      const plan = JSON.parse(planText) as EscalationPlan
-      // A plan whose notices were all sent or dropped is not re-armed here: it has no entry left.
-      if ((await this.redis.zscore(this.escalationsKey, breachId)) === null) {
-        await this.redis.zadd(this.escalationsKey, Math.max(plan.due, now), breachId)
-      }
-    }
+    const removed = await this.scripts.aimsResponseUnack(
+      this.escalationsKey,
+      this.breachKey(breachId),
+      breachId,
+      String(now),
+    )
     return removed === 1
   }
 
