@@ -475,6 +475,16 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(read.body.actions.map((a: Json) => a.action)).toEqual(['ack', 'unack'])
   })
 
+  it('the response API is in the OpenAPI document with the roles of each route', async () => {
+    const doc = await get('/api/openapi.json', auth.tokens.executive)
+    expect(doc.status).toBe(200)
+    const ack = doc.body.paths['/api/breaches/{id}/ack'].post
+    expect(ack.description).toContain('Roles: security, admin.')
+    expect(ack.requestBody).toBeDefined()
+    expect(doc.body.paths['/api/silences'].post.description).toContain('Roles: security, admin.')
+    expect(doc.body.paths['/api/response/breaches'].get.parameters.map((p: Json) => p.name)).toEqual(['ids'])
+  })
+
   it('the review page shows acknowledgement, owner, escalation step and silences, and acknowledges', async () => {
     const silence = await post('/api/silences', auth.tokens.admin, {
       kpi: 'model.accuracy',
