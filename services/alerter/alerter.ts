@@ -1,6 +1,8 @@
 import { type Job, Queue, Worker } from 'bullmq'
 import type { Redis } from 'ioredis'
 import { ALERTS_QUEUE, type AlertJob } from '../../shared/alerts/alert-job.js'
+import { createAlertQueue } from '../../shared/alerts/queue.js'
+import { ResponseState } from '../../shared/alerts/response.js'
 import { type AlertingConfig, defaultAlertingConfig } from '../../shared/alerts/routing.js'
 import { type ClickHouse, type ClickHouseConfig, createClickHouse } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
@@ -15,6 +17,7 @@ import { type DeliverySummary, deliverAlertJob } from './delivery.js'
 import { ClickHouseDeliveryLog, type DeliveryLog } from './delivery-log.js'
 import { alerterMetrics } from './metrics.js'
 import { SinkRateLimiter } from './rate-limiter.js'
+import { ResponseLoop, type TickResult } from './response-loop.js'
 import { createSenders } from './sinks/index.js'
 import type { AlertSender } from './sinks/sink.js'
 
@@ -37,6 +40,11 @@ export interface AlerterOptions {
   maxInlineThrottleMs?: number
   /** Period of the queue-depth gauge refresh in ms; 0 turns it off. Default 5000. */
   queueStatsIntervalMs?: number
+  /**
+   * Period of the response loop (escalation steps and reminders due, silences ended) in ms; 0 turns the
+   * timer off (tests call `response.tick()` with their clock). Default 1000.
+   */
+  responseTickMs?: number
 }
 
 export interface AlerterDeps {
@@ -58,6 +66,8 @@ export interface AlerterDeps {
   /** Readiness registry of the process; the alerter reports as component `alerter`. */
   health?: Health
   options?: AlerterOptions
+  /** Time of the response loop (silences, escalation); tests move it. Default the system clock. */
+  clock?: () => Date
 }
 
 export interface Alerter {
@@ -65,6 +75,8 @@ export interface Alerter {
   /** The alerts queue (for stats and tests; producers use createAlertQueue/enqueueAlert). */
   queue: Queue<AlertJob, unknown, string>
   senders: ReadonlyMap<string, AlertSender>
+  /** The response loop: its shared state, and one pass of its timed work now. */
+  response: { state: ResponseState; tick(): Promise<TickResult> }
   /** Refreshes the queue-depth gauge now. */
   refreshQueueStats(): Promise<void>
   /** Stops taking jobs, lets the ones in hand finish, flushes the delivery log, closes connections. */
@@ -140,6 +152,11 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
   quietErrors('stats', statsRedis)
 
   const store = new DeliveredStore(stateRedis, cfg.REDIS_PREFIX)
+  const clock = deps.clock ?? (() => new Date())
+  const responseState = new ResponseState(stateRedis, cfg.REDIS_PREFIX)
+  const responseQueue = createAlertQueue(cfg, stateRedis)
+  responseQueue.on('error', (err) => log.debug({ err: err.message }, 'alerts queue error (response loop)'))
+  const responseLoop = new ResponseLoop({ state: responseState, routing, queue: responseQueue, clock, log })
   const limiter = new SinkRateLimiter(stateRedis, cfg.REDIS_PREFIX)
   const queue = new Queue<AlertJob, unknown, string>(ALERTS_QUEUE, {
     connection: statsRedis,
@@ -159,6 +176,7 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
         metrics,
         log,
         maxInlineThrottleMs,
+        response: { state: responseState, routing, clock },
       }),
     {
       connection: workerRedis,
@@ -201,6 +219,24 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
       statsInFlight = false
     }
   }
+  const responseEvery = o.responseTickMs ?? 1000
+  let responseInFlight: Promise<unknown> | undefined
+  const responseTimer =
+    responseEvery > 0
+      ? setInterval(() => {
+          responseInFlight ??= responseLoop
+            .tick()
+            .catch((err) => {
+              errorsTotal().inc({ stage: 'alerter', error_type: 'response_tick' })
+              log.warn({ err: errorMessage(err) }, 'response loop tick failed; the next one retries')
+            })
+            .finally(() => {
+              responseInFlight = undefined
+            })
+        }, responseEvery)
+      : undefined
+  responseTimer?.unref()
+
   const statsTimer = statsEvery > 0 ? setInterval(() => void refreshQueueStats(), statsEvery) : undefined
   statsTimer?.unref()
 
@@ -219,11 +255,14 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
   const close = () => {
     closing ??= (async () => {
       if (statsTimer) clearInterval(statsTimer)
+      if (responseTimer) clearInterval(responseTimer)
+      await responseInFlight
       health?.set('alerter', false, 'stopping')
       await worker.close()
       await running
       await deliveryLog.close()
       await queue.close()
+      await responseQueue.close()
       await Promise.allSettled([stateRedis.quit(), workerRedis.quit(), statsRedis.quit()])
       if (ownedClickHouse) await (await ownedClickHouse.catch(() => undefined))?.close()
       health?.remove('alerter')
@@ -232,5 +271,12 @@ export async function startAlerter(deps: AlerterDeps): Promise<Alerter> {
     return closing
   }
 
-  return { worker, queue, senders, refreshQueueStats, close }
+  return {
+    worker,
+    queue,
+    senders,
+    response: { state: responseState, tick: () => responseLoop.tick() },
+    refreshQueueStats,
+    close,
+  }
 }

@@ -8,6 +8,7 @@ import type { DeliveredStore } from './delivered-store.js'
 import type { DeliveryLog, DeliveryRow } from './delivery-log.js'
 import type { AlerterMetrics } from './metrics.js'
 import type { SinkRateLimiter } from './rate-limiter.js'
+import { type Gate, gateAlert, type ResponseGateDeps } from './response-gate.js'
 import type { AlertSender, DeliveryResult, FailureReason } from './sinks/sink.js'
 
 /**
@@ -40,6 +41,8 @@ export interface DeliveryDeps {
   log: Logger
   /** A rate-limited sink waits in place up to this long, beyond it the job is delayed. */
   maxInlineThrottleMs: number
+  /** Acknowledgements, escalation and silences (response-gate.ts). Absent: every job goes by its routes. */
+  response?: ResponseGateDeps
 }
 
 type SinkOutcome =
@@ -70,8 +73,31 @@ export async function deliverAlertJob(
   const alert = parsed.data
   const jobId = job.id ?? alert.transitionId
   const attempt = Math.max(1, job.attemptsStarted ?? job.attemptsMade + 1)
-  const sinks = selectSinks(alert, deps.routing)
   const log = deps.log.child({ jobId, transition: alert.kind, kpi: alert.kpi.id, attempt })
+  const gate: Gate = deps.response
+    ? await gateAlert(alert, deps.response)
+    : { deliver: true, sinks: alert.sinks ?? selectSinks(alert, deps.routing) }
+  if (!gate.deliver) {
+    // Recorded like an attempt, so the breach shows why nobody was told (e.g. held by a silence).
+    deps.metrics.deliveries.inc({ sink: '', outcome: 'held', reason: gate.reason })
+    deps.deliveryLog.record({
+      attempted_at: new Date().toISOString(),
+      job_id: jobId,
+      transition_id: alert.transitionId,
+      fingerprint: alert.fingerprint,
+      kpi_id: alert.kpi.id,
+      transition: alert.kind,
+      sink: '',
+      attempt,
+      outcome: 'held',
+      reason: gate.reason,
+      status_code: null,
+      latency_ms: Math.max(0, Date.now() - Date.parse(alert.at)),
+    })
+    log.info({ reason: gate.reason }, 'alert not delivered by the response loop')
+    return { sinks: [], delivered: [], skipped: [] }
+  }
+  const sinks = gate.sinks
   if (sinks.length === 0) {
     deps.metrics.unrouted.inc()
     log.warn({ severity: alert.severity, scope: alert.scope }, 'alert matched no route; not delivered')

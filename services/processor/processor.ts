@@ -21,6 +21,7 @@ import { processorMetrics } from './metrics.js'
 import { mountNonconformityApi } from './nonconformity/api.js'
 import { NonconformityOpener } from './nonconformity/opener.js'
 import { mountReadApi } from './read-api.js'
+import { mountResponseApi } from './response/routes.js'
 import { mountReviewPage } from './review-page/mount.js'
 import { SeriesEvaluator } from './series.js'
 import { startTriggerConsumer, type TriggerRouter } from './trigger-consumer.js'
@@ -184,6 +185,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     currentWindowMs: CURRENT_FOREVER_MS,
     clock,
   })
+  mountResponseApi(http, { ch: deps.ch, redis, cfg, kpis, config: aimsConfig, clock })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

@@ -12,6 +12,43 @@ export type Severity = z.infer<typeof severitySchema>
 export const transitionKindSchema = z.enum(['firing', 'escalated', 'resolved'])
 export type TransitionKind = z.infer<typeof transitionKindSchema>
 
+/**
+ * What an alert job announces: a breach transition, or a step of the response loop on an open breach
+ * (shared/alerts/response.ts): `acknowledged` (someone has it), `escalation` (a step of an escalation
+ * policy: nobody acknowledged in time) and `reminder` (still unacknowledged after the last step).
+ */
+export const alertKindSchema = z.enum([
+  ...transitionKindSchema.options,
+  'acknowledged',
+  'escalation',
+  'reminder',
+])
+export type AlertKind = z.infer<typeof alertKindSchema>
+
+/** Who has the breach and how far its escalation went, as known when the job was made. */
+export const responseInfoSchema = z
+  .object({
+    acknowledged: z
+      .object({ by: z.string().min(1), at: z.iso.datetime({ offset: true }), comment: z.string().optional() })
+      .strict()
+      .optional(),
+    owner: z.string().min(1).optional(),
+    /** escalation and reminder jobs: the policy, the step reached (1-based) of how many, the reminder number. */
+    escalation: z
+      .object({
+        policy: z.string().min(1),
+        step: z.number().int().min(1),
+        steps: z.number().int().min(1),
+        reminder: z.number().int().min(0),
+      })
+      .strict()
+      .optional(),
+    /** A job held by a silence and delivered when it expired. */
+    releasedFromSilence: z.string().min(1).optional(),
+  })
+  .strict()
+export type ResponseInfo = z.infer<typeof responseInfoSchema>
+
 export const alertJobSchema = z
   .object({
     /** Deterministic id of this transition (also the BullMQ jobId, the webhook Idempotency-Key). */
@@ -20,7 +57,7 @@ export const alertJobSchema = z
     breachId: z.string().min(1),
     /** Stable hash of KPI id + scope labels; PagerDuty dedup_key, Alertmanager identity. */
     fingerprint: z.string().min(1),
-    kind: transitionKindSchema,
+    kind: alertKindSchema,
     severity: severitySchema,
     previousSeverity: severitySchema.optional(),
     kpi: z.object({
@@ -63,6 +100,13 @@ export const alertJobSchema = z
     summary: z.string(),
     description: z.string(),
     links: z.object({ review: z.string(), api: z.string() }),
+    /** Acknowledgement, owner, escalation step (optional: jobs without it stay valid). */
+    response: responseInfoSchema.optional(),
+    /**
+     * The sinks this job goes to, instead of the routes: an escalation step's sinks, or, for an
+     * acknowledgement, every sink that was told about the breach.
+     */
+    sinks: z.array(z.string().min(1)).min(1).optional(),
   })
   .strict()
 

@@ -1,6 +1,8 @@
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
-import { type AlertJob, severitySchema } from './alert-job.js'
+import type { AlertJob } from './alert-job.js'
+import { escalationPoliciesSchema } from './escalation.js'
+import { alertArea, routeMatches, routeMatchSchema } from './route-match.js'
 import { sinkNameSchema } from './sink-config.js'
 import { alertmanagerSinkSchema } from './sinks/alertmanager.js'
 import { consoleSinkSchema } from './sinks/console.js'
@@ -35,23 +37,6 @@ export const sinkConfigSchema = z.discriminatedUnion('type', [
 ])
 export type SinkConfig = z.infer<typeof sinkConfigSchema>
 
-const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-
-export const routeMatchSchema = z
-  .object({
-    /** Severities this route takes. Default any. */
-    severity: z.array(severitySchema).min(1).optional(),
-    /** KPI ids this route takes. Default any. */
-    kpi: z.array(z.string().min(1)).min(1).optional(),
-    /** Catalog area(s) (privacy, model, audit): `kpi.area`, else the prefix of the KPI id. Default any. */
-    area: oneOrMany.optional(),
-    /** Scope labels: each given label must equal the value (or one of the values). Default any. */
-    scope: z.record(z.string().min(1), oneOrMany).optional(),
-    /** `stale`: only stale alerts (inputs stopped arriving); `value`: only thresholds crossed. Default any. */
-    condition: z.enum(['value', 'stale']).optional(),
-  })
-  .strict()
-
 export const routeSchema = z
   .object({
     /** All given conditions must hold. Omitted: matches every alert. */
@@ -69,6 +54,8 @@ export const alertingConfigSchema = z
     sinks: z.record(z.string(), sinkConfigSchema),
     /** Routes, in order. Omitted: every alert goes to every sink. */
     routes: z.array(routeSchema).optional(),
+    /** Escalation policies, tried in order: who is told next while a breach stays unacknowledged. */
+    escalation: escalationPoliciesSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -94,10 +81,33 @@ export const alertingConfigSchema = z
         }
       })
     })
+    const policyNames = new Set<string>()
+    cfg.escalation?.forEach((policy, i) => {
+      if (policyNames.has(policy.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['escalation', i, 'name'],
+          message: `duplicate policy name "${policy.name}"`,
+        })
+      }
+      policyNames.add(policy.name)
+      policy.steps.forEach((step, j) => {
+        step.sinks.forEach((name, k) => {
+          if (!(name in cfg.sinks)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['escalation', i, 'steps', j, 'sinks', k],
+              message: `unknown sink "${name}" (defined: ${known.length > 0 ? known.join(', ') : 'none'})`,
+            })
+          }
+        })
+      })
+    })
   })
 
 export type AlertingConfig = z.infer<typeof alertingConfigSchema>
 export type Route = z.infer<typeof routeSchema>
+export { alertArea, routeMatches, routeMatchSchema }
 
 /** Used when the config file has no `alerting` section: every alert to one console sink. */
 export function defaultAlertingConfig(): AlertingConfig {
@@ -120,31 +130,6 @@ function formatPath(root: string, path: readonly PropertyKey[]): string {
   let out = root
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${String(p)}`
   return out
-}
-
-const asList = (v: string | string[]) => (Array.isArray(v) ? v : [v])
-
-/** The KPI's catalog area: `kpi.area`, else the prefix of a catalog id (`<area>.<name>`). */
-export function alertArea(job: AlertJob): string | undefined {
-  if (job.kpi.area) return job.kpi.area
-  const dot = job.kpi.id.indexOf('.')
-  return dot > 0 ? job.kpi.id.slice(0, dot) : undefined
-}
-
-export function routeMatches(job: AlertJob, match: Route['match']): boolean {
-  if (!match) return true
-  if (match.severity && !match.severity.includes(job.severity)) return false
-  if (match.kpi && !match.kpi.includes(job.kpi.id)) return false
-  if (match.condition !== undefined && match.condition !== (job.stale ? 'stale' : 'value')) return false
-  if (match.area !== undefined) {
-    const area = alertArea(job)
-    if (area === undefined || !asList(match.area).includes(area)) return false
-  }
-  for (const [label, want] of Object.entries(match.scope ?? {})) {
-    const have = job.scope[label]
-    if (have === undefined || !asList(want).includes(have)) return false
-  }
-  return true
 }
 
 /**

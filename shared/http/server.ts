@@ -255,7 +255,8 @@ export class HttpServer {
 
     app.setErrorHandler((err, req, reply) => {
       if (hasZodFastifySchemaValidationErrors(err)) {
-        const where = err.validationContext === 'params' ? 'path' : 'query'
+        const where =
+          err.validationContext === 'params' ? 'path' : err.validationContext === 'body' ? 'body' : 'query'
         const reasons = err.validation.map((v) => {
           const keys = (v.params as { keys?: unknown }).keys
           if (v.keyword === 'unrecognized_keys' && Array.isArray(keys)) {

@@ -52,9 +52,43 @@ export function headline(job: AlertJob): string {
       return `ESCALATED ${job.previousSeverity ?? 'warning'} -> ${job.severity}`
     case 'resolved':
       return 'RESOLVED'
+    case 'acknowledged':
+      return `ACKNOWLEDGED by ${job.response?.acknowledged?.by ?? 'someone'}`
+    case 'escalation': {
+      const e = job.response?.escalation
+      return `ESCALATION step ${e?.step ?? '?'}/${e?.steps ?? '?'} ${job.severity}, not acknowledged`
+    }
+    case 'reminder':
+      return `REMINDER ${job.response?.escalation?.reminder ?? ''} ${job.severity}, not acknowledged`.replace(
+        '  ',
+        ' ',
+      )
     default: {
       const never: never = job.kind
       throw new Error(`unknown transition kind ${String(never)}`)
     }
   }
+}
+
+/**
+ * "acknowledged by alice at 2026-12-01T10:00:00.000Z; owner bob; escalation step 1/2 (critical-unacked)";
+ * '' when the job carries no response information.
+ */
+export function responseText(job: AlertJob): string {
+  const r = job.response
+  if (!r) return ''
+  const parts: string[] = []
+  if (r.acknowledged) {
+    parts.push(
+      `acknowledged by ${r.acknowledged.by} at ${r.acknowledged.at}${r.acknowledged.comment ? ` (${r.acknowledged.comment})` : ''}`,
+    )
+  }
+  if (r.owner) parts.push(`owner ${r.owner}`)
+  if (r.escalation) {
+    parts.push(
+      `escalation step ${r.escalation.step}/${r.escalation.steps} (${r.escalation.policy})${r.escalation.reminder > 0 ? `, reminder ${r.escalation.reminder}` : ''}`,
+    )
+  }
+  if (r.releasedFromSilence) parts.push(`held by silence ${r.releasedFromSilence} until it ended`)
+  return parts.join('; ')
 }

@@ -47,6 +47,8 @@ export const access = {
   /** Per-incident regulatory notification clocks (GDPR, NIS2, DORA, HIPAA). */
   regimeClocks: ['security', 'auditor', 'admin'],
   metrics: ['metrics', 'admin'],
+  /** Acting on breaches (acknowledge, assign, comment) and silences: on-call security and admins. */
+  respond: ['security', 'admin'],
 } as const satisfies Record<string, readonly Role[]>
 
 export function hasAnyRole(p: Principal | undefined, roles: readonly Role[]): boolean {

@@ -338,6 +338,51 @@ function generate(adminToken: string): Case[] {
         ),
       })
   }
+  // The response API with an admin token: queries, ids and bodies invalid by construction (400). Fixed
+  // lists, not drawn from the PRNG, so the cases generated before and after stay the same. (A valid
+  // request here would be cut off: node aborts a request still in progress when the client half-closes,
+  // as this harness does after writing.)
+  const responseReads = [
+    "/api/breaches/x'%20OR%20'1'='1/actions",
+    `/api/breaches/${'a'.repeat(32)}-x/actions`,
+    '/api/response/breaches?ids=x',
+    '/api/response/breaches?ids=',
+    `/api/response/breaches?ids=${Array.from({ length: 101 }, (_, i) => `${'a'.repeat(32)}-${i}`).join(',')}`,
+    '/api/silences?state=expired',
+    '/api/silences?limit=1001',
+    '/api/silences?since=yesterday',
+  ]
+  for (const path of responseReads)
+    cases.push({ kind: 'hostile query value', data: request('GET', path, [auth]) })
+  const breach = `${'ab'.repeat(16)}-1764000000000`
+  const writes: [string, string][] = [
+    [`/api/breaches/${breach}/ack`, '{"comment":5}'],
+    [`/api/breaches/${breach}/ack`, '{"comment":"a","extra":1}'],
+    [`/api/breaches/${breach}/ack`, '{"comment":"bell\u0007"}'],
+    [`/api/breaches/${breach}/assign`, '{}'],
+    [`/api/breaches/${breach}/assign`, `{"owner":"${'o'.repeat(201)}"}`],
+    [`/api/breaches/${breach}/comment`, '{"comment":""}'],
+    [`/api/breaches/${breach}/comment`, 'not json'],
+    ['/api/breaches/x%27/ack', '{}'],
+    ['/api/silences', '{"reason":"no end"}'],
+    ['/api/silences', '{"kpi":"nope","endsAt":"2099-01-01T00:00:00Z","reason":"r"}'],
+    ['/api/silences', '{"endsAt":"2099-01-01T00:00:00Z","reason":"no matcher"}'],
+    ['/api/silences', '{"kpi":"model.accuracy","endsAt":"2000-01-01T00:00:00Z","reason":"past"}'],
+    ['/api/silences', '{"scope":{"bad label":"x"},"endsAt":"2099-01-01T00:00:00Z","reason":"r"}'],
+    ['/api/silences/not-a-silence/expire', '{}'],
+  ]
+  for (let i = 0; i < 48; i++) {
+    const [path, body] = writes[i % writes.length]!
+    cases.push({
+      kind: 'response API write',
+      data: request(
+        'POST',
+        path,
+        [auth, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`],
+        body,
+      ),
+    })
+  }
   // Not HTTP/1.1 at all.
   const junk = [
     Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),

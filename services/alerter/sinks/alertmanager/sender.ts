@@ -1,7 +1,7 @@
 import type { AlertJob, Severity } from '../../../../shared/alerts/alert-job.js'
 import type { AlertmanagerSinkConfig } from '../../../../shared/alerts/sinks/alertmanager.js'
 import { postJson, urlSecrets } from '../http.js'
-import { isoReferences, scopeText, valueVsThreshold } from '../render.js'
+import { isoReferences, responseText, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
 
 /** One element of the body of `POST /api/v2/alerts` (Alertmanager's `postableAlert`). */
@@ -59,6 +59,10 @@ export function toPostableAlerts(
     transition: job.kind,
     transition_id: job.transitionId,
     ...(refs ? { iso_references: refs } : {}),
+    // Alertmanager has no acknowledgement: the firing alert is posted again with who has it.
+    ...(job.response ? { response: responseText(job) } : {}),
+    ...(job.response?.acknowledged ? { acknowledged_by: job.response.acknowledged.by } : {}),
+    ...(job.response?.owner ? { owner: job.response.owner } : {}),
     // The sample and confidence interval behind the value (fairness KPIs).
     ...(job.uncertainty
       ? {

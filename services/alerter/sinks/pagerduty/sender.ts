@@ -1,13 +1,13 @@
 import type { AlertJob } from '../../../../shared/alerts/alert-job.js'
 import type { PagerdutySinkConfig } from '../../../../shared/alerts/sinks/pagerduty.js'
 import { postJson } from '../http.js'
-import { headline, isoReferences, scopeText, valueVsThreshold } from '../render.js'
+import { headline, isoReferences, responseText, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
 
 /** PagerDuty Events API v2 event (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/). */
 export interface PagerdutyEvent {
   routing_key: string
-  event_action: 'trigger' | 'resolve'
+  event_action: 'trigger' | 'acknowledge' | 'resolve'
   dedup_key: string
   payload?: {
     summary: string
@@ -27,8 +27,10 @@ export interface PagerdutyEvent {
 const MAX_SUMMARY = 1024
 
 /**
- * trigger on firing and escalated (same dedup_key: PagerDuty folds it into the open alert), resolve on
- * resolved. dedup_key is the breach fingerprint, so every alerter instance and retry names one alert.
+ * trigger on firing and escalated (same dedup_key: PagerDuty folds it into the open alert), and on an
+ * escalation step or reminder (on the next route's service it opens the incident there), acknowledge on
+ * an acknowledgement, resolve on resolved. dedup_key is the breach fingerprint, so every alerter
+ * instance and retry names one alert.
  */
 export function toPagerdutyEvent(
   job: AlertJob,
@@ -37,6 +39,10 @@ export function toPagerdutyEvent(
   if (job.kind === 'resolved') {
     return { routing_key: cfg.routingKey, event_action: 'resolve', dedup_key: job.fingerprint }
   }
+  if (job.kind === 'acknowledged') {
+    return { routing_key: cfg.routingKey, event_action: 'acknowledge', dedup_key: job.fingerprint }
+  }
+  const response = responseText(job)
   const summary = `[${headline(job)}] ${job.summary}`
   return {
     routing_key: cfg.routingKey,
@@ -65,6 +71,8 @@ export function toPagerdutyEvent(
         started_at: job.startsAt,
         transition_id: job.transitionId,
         ...(job.previousSeverity ? { previous_severity: job.previousSeverity } : {}),
+        ...(response ? { response } : {}),
+        ...(job.response?.owner ? { owner: job.response.owner } : {}),
       },
     },
     links: [

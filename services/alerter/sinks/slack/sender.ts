@@ -1,10 +1,15 @@
 import type { AlertJob } from '../../../../shared/alerts/alert-job.js'
 import type { SlackSinkConfig } from '../../../../shared/alerts/sinks/slack.js'
 import { postJson, urlSecrets } from '../http.js'
-import { headline, isoReferences, scopeText, valueVsThreshold } from '../render.js'
+import { headline, isoReferences, responseText, scopeText, valueVsThreshold } from '../render.js'
 import type { AlertSender, DeliveryResult, SendContext } from '../sink.js'
 
-const COLORS = { critical: '#d00000', warning: '#e8a317', resolved: '#2eb886' } as const
+const COLORS = {
+  critical: '#d00000',
+  warning: '#e8a317',
+  resolved: '#2eb886',
+  acknowledged: '#3d7cc9',
+} as const
 
 /** Slack-escapes the three characters mrkdwn treats as control characters. */
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
@@ -18,10 +23,12 @@ export function toSlackMessage(job: AlertJob, cfg: Pick<SlackSinkConfig, 'channe
   const state = resolved ? `RESOLVED (was ${job.severity})` : headline(job)
   const text = `[${state}] ${job.kpi.title} (${scopeText(job)}): ${job.summary}`
   const refs = isoReferences(job)
+  const response = responseText(job)
   const fields = [
     { title: 'Scope', value: scopeText(job), short: true },
     { title: resolved ? 'Value at resolve' : 'Value', value: valueVsThreshold(job), short: false },
     ...(refs ? [{ title: 'ISO references', value: refs, short: false }] : []),
+    ...(response ? [{ title: 'Response', value: response, short: false }] : []),
     { title: resolved ? 'Resolved at' : 'Since', value: resolved ? job.at : job.startsAt, short: true },
   ]
   return {
@@ -30,7 +37,11 @@ export function toSlackMessage(job: AlertJob, cfg: Pick<SlackSinkConfig, 'channe
     ...(cfg.username ? { username: cfg.username } : {}),
     attachments: [
       {
-        color: resolved ? COLORS.resolved : COLORS[job.severity],
+        color: resolved
+          ? COLORS.resolved
+          : job.kind === 'acknowledged'
+            ? COLORS.acknowledged
+            : COLORS[job.severity],
         fallback: esc(text),
         title: esc(`${job.kpi.title}: ${resolved ? 'resolved' : job.severity}`),
         title_link: job.links.review,
