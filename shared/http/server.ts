@@ -169,6 +169,10 @@ export class HttpServer {
         return reply.code(400).send({ error: 'bad request', reasons })
       },
     }).withTypeProvider<ZodTypeProvider>()
+    // A client may end its side once the request is sent (nc, some proxies, `Connection: close` clients):
+    // by default node then aborts a request still in progress and closes without an answer. With this
+    // (node's own switch, not in its typings) the answer is sent and the socket closed after it.
+    ;(this.app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true
     const app = this.app
     app.setValidatorCompiler(validatorCompiler)
     app.setSerializerCompiler(serializerCompiler)

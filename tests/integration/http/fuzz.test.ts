@@ -339,9 +339,7 @@ function generate(adminToken: string): Case[] {
       })
   }
   // The response API with an admin token: queries, ids and bodies invalid by construction (400). Fixed
-  // lists, not drawn from the PRNG, so the cases generated before and after stay the same. (A valid
-  // request here would be cut off: node aborts a request still in progress when the client half-closes,
-  // as this harness does after writing.)
+  // lists, not drawn from the PRNG, so the cases generated before and after stay the same.
   const responseReads = [
     "/api/breaches/x'%20OR%20'1'='1/actions",
     `/api/breaches/${'a'.repeat(32)}-x/actions`,
