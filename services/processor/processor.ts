@@ -14,6 +14,7 @@ import { topicNames } from '../../shared/kafka/topics.js'
 import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breach-state.js'
 import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
+import { mountReviewPackApi } from '../review-pack/api.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
 import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
@@ -164,6 +165,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     currentWindowMs: CURRENT_FOREVER_MS,
     clock,
   })
+  mountReviewPackApi(http, { ch: deps.ch, config: aimsConfig, clock })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

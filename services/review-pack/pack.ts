@@ -120,7 +120,7 @@ export async function generatePack(ch: ClickHouse, opts: GenerateOptions): Promi
   const generatedAt = opts.now ?? new Date()
   const previous = await latestPack(ch)
   if (previous && isoOf(previous.generated_text) >= generatedAt.toISOString()) {
-    throw new Error(
+    throw new PackOrderError(
       `a pack generated at ${isoOf(previous.generated_text)} already exists: a new pack must be generated after it`,
     )
   }
@@ -255,6 +255,11 @@ export async function readReviewRecord(
 
 export class PackNotFoundError extends Error {
   override name = 'PackNotFoundError'
+}
+
+/** Packs chain in time order: a new pack's time must be after the latest stored pack's. */
+export class PackOrderError extends Error {
+  override name = 'PackOrderError'
 }
 
 /** Attaches a review record (validated) to a stored pack; a later record for the same pack supersedes it. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { type PackContent, type SeriesResult, STANDARDS } from './content.js'
 
 /**
@@ -68,6 +69,26 @@ function breachRows(s: SeriesResult): string {
     .join('')
 }
 
+/** The page's only style sheet, inline (the PDF and the saved file stand alone); allowed by its hash. */
+export const PACK_STYLE = `
+@page { size: A4; margin: 14mm 12mm; }
+body { font: 10.5pt/1.4 "DejaVu Sans", Arial, sans-serif; color: #1b1f24; margin: 0; }
+h1 { font-size: 19pt; margin: 0 0 4pt; } h2 { font-size: 13.5pt; border-bottom: 2px solid #2b5797; padding-bottom: 2pt; margin-top: 18pt; }
+h3 { font-size: 11pt; margin: 6pt 0; } .muted { color: #5c6670; font-size: 8.5pt; }
+table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; font-size: 9pt; }
+th, td { border: 1px solid #c9d1d9; padding: 3pt 5pt; text-align: left; vertical-align: top; }
+th { background: #eef3fa; } tr { page-break-inside: avoid; }
+.sides { display: flex; gap: 10pt; } .side { flex: 1; min-width: 0; }
+.warn { color: #b3261e; font-weight: bold; } .empty { color: #5c6670; font-style: italic; }
+.people { border: 2px dashed #b58900; background: #fffbea; padding: 6pt 8pt; margin: 6pt 0; page-break-inside: avoid; }
+.people .fill { height: 42pt; border-bottom: 1px dotted #b58900; }
+.breach { margin: 4pt 0 8pt; font-size: 9pt; page-break-inside: avoid; } .breach ol { margin: 2pt 0; }
+.meta td:first-child { width: 30%; font-weight: bold; }
+`
+
+/** A Content-Security-Policy for the served pack: no script, no fetch, only its own inline style. */
+export const PACK_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(PACK_STYLE).digest('base64')}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`
+
 export function renderHtml(c: PackContent): string {
   const prev = c.previousReview
   const actions = prev
@@ -103,21 +124,7 @@ export function renderHtml(c: PackContent): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Management review pack ${esc(c.period.label)}</title>
-<style>
-@page { size: A4; margin: 14mm 12mm; }
-body { font: 10.5pt/1.4 "DejaVu Sans", Arial, sans-serif; color: #1b1f24; margin: 0; }
-h1 { font-size: 19pt; margin: 0 0 4pt; } h2 { font-size: 13.5pt; border-bottom: 2px solid #2b5797; padding-bottom: 2pt; margin-top: 18pt; }
-h3 { font-size: 11pt; margin: 6pt 0; } .muted { color: #5c6670; font-size: 8.5pt; }
-table { border-collapse: collapse; width: 100%; margin: 4pt 0 8pt; font-size: 9pt; }
-th, td { border: 1px solid #c9d1d9; padding: 3pt 5pt; text-align: left; vertical-align: top; }
-th { background: #eef3fa; } tr { page-break-inside: avoid; }
-.sides { display: flex; gap: 10pt; } .side { flex: 1; min-width: 0; }
-.warn { color: #b3261e; font-weight: bold; } .empty { color: #5c6670; font-style: italic; }
-.people { border: 2px dashed #b58900; background: #fffbea; padding: 6pt 8pt; margin: 6pt 0; page-break-inside: avoid; }
-.people .fill { height: 42pt; border-bottom: 1px dotted #b58900; }
-.breach { margin: 4pt 0 8pt; font-size: 9pt; page-break-inside: avoid; } .breach ol { margin: 2pt 0; }
-.meta td:first-child { width: 30%; font-weight: bold; }
-</style></head><body>
+<style>${PACK_STYLE}</style></head><body>
 <h1>Management review pack — ${esc(c.period.label)}</h1>
 <p class="muted">Inputs to management review, clause 9.3.2 of ISO/IEC 27001:2022 and ISO/IEC 42001:2023, evidenced by the KPI pipeline.</p>
 <table class="meta"><tbody>
