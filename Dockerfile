@@ -45,7 +45,7 @@ COPY --chown=root:root package.json ./
 # Migrations are read at run time next to the compiled migrate.js (dist/shared/clickhouse → ../../deploy/...).
 COPY --chown=root:root deploy/clickhouse/migrations ./dist/deploy/clickhouse/migrations
 # The review page's static files are read next to the compiled mount.js.
-COPY --chown=root:root services/processor/review-page/page.html services/processor/review-page/page.css services/processor/review-page/page.js ./dist/services/processor/review-page/
+COPY --chown=root:root services/processor/review-page/page.html services/processor/review-page/page.css services/processor/review-page/page.js services/processor/review-page/review-packs.js ./dist/services/processor/review-page/
 # The image's built-in unprivileged user (uid 1000); only the data folder is writable.
 RUN mkdir -p /var/lib/aims && chown node:node /var/lib/aims
 USER node

@@ -62,6 +62,29 @@ const FACT_TABLES: Record<KpiArea, string[]> = {
   model: ['model_metric_events', 'model_group_counts'],
 }
 
+/** Series per incident (the notification clocks) are summarised in a pack: count and longest. */
+const PER_ENTITY_LABEL = 'incident_id'
+/**
+ * A pack reports each model's production version in use at each edge (its latest evaluated version):
+ * management reviews the models in service, not every staging run or superseded version.
+ */
+const PRODUCTION = 'production'
+
+async function productionVersions(
+  ch: ClickHouse,
+  params: Record<string, string>,
+): Promise<Map<string, string>> {
+  const rows = await queryRows<{ model_id: string; model_version: string }>(
+    ch,
+    `SELECT model_id, argMax(model_version, (event_time, event_id)) AS model_version
+     FROM model_metric_events
+     WHERE environment = '${PRODUCTION}' AND ${KNOWN_FILTER}
+     GROUP BY model_id`,
+    params,
+  )
+  return new Map(rows.map((r) => [r.model_id, r.model_version]))
+}
+
 /** The "happened by now" filter of the reference SQL, to which "and known by T" is added. */
 const EVENT_AXIS_FILTER = 'event_time <= {now:DateTime64(3)}'
 const KNOWN_FILTER = `${EVENT_AXIS_FILTER} AND ingested_at <= {known_at:DateTime64(3)}`
@@ -140,8 +163,19 @@ export async function computeFigures(ch: ClickHouse, params: FigureParams): Prom
         area === 'model'
           ? modelReferenceQueries('event_time', config)
           : [referenceSql[area]('event_time', config)]
+      const current = area === 'model' ? await productionVersions(ch, queryParams) : undefined
+      const clocks = new Map<string, number[]>()
       for (const query of queries) {
         for (const r of await queryRows<ReferenceRow>(ch, knownAtSql(query), queryParams)) {
+          if (PER_ENTITY_LABEL in r.scope) {
+            clocks.set(r.kpi_id, [
+              ...(clocks.get(r.kpi_id) ?? []),
+              ...(r.value === null ? [] : [Number(r.value)]),
+            ])
+            continue
+          }
+          if (current && current.get(r.scope.model_id ?? '') !== r.scope.model_version) continue
+          if (current && r.scope.environment !== PRODUCTION) continue
           const value: FigureValue =
             r.n === undefined
               ? num(r.value)
@@ -154,6 +188,21 @@ export async function computeFigures(ch: ClickHouse, params: FigureParams): Prom
             input,
           })
         }
+      }
+      // One figure per per-incident KPI: how many clocks run and the longest one, not one row per incident.
+      for (const [kpiId, values] of clocks) {
+        figures.push({
+          id: `kpi ${kpiId} {} at ${edge}`,
+          value: {
+            value: values.length === 0 ? null : Math.max(...values),
+            n: values.length,
+            ci_low: null,
+            ci_high: null,
+          },
+          kpiId,
+          definitionVersion: versionOf(kpiId),
+          input,
+        })
       }
     }
   }

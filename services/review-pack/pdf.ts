@@ -31,9 +31,13 @@ export async function renderPdf(html: string, chromium = DEFAULT_CHROMIUM): Prom
         `--print-to-pdf=${pdf}`,
         `file://${page}`,
       ],
-      { timeout: 120_000, maxBuffer: 4 * 1024 * 1024 },
+      { timeout: 600_000, maxBuffer: 4 * 1024 * 1024 },
     )
-    return await readFile(pdf)
+    try {
+      return await readFile(pdf)
+    } catch {
+      throw new Error(`${chromium} exited without writing the PDF (is it a working headless Chromium?)`)
+    }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }

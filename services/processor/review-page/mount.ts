@@ -43,6 +43,7 @@ const JS = 'text/javascript; charset=utf-8'
 const ASSETS: Record<string, Asset> = {
   'page.css': { file: () => join(HERE, 'page.css'), type: CSS, cache: 'no-cache' },
   'page.js': { file: () => join(HERE, 'page.js'), type: JS, cache: 'no-cache' },
+  'review-packs.js': { file: () => join(HERE, 'review-packs.js'), type: JS, cache: 'no-cache' },
   'chart.umd.js': { file: chartJsPath, type: JS, cache: 'private, max-age=86400' },
 }
 /** What the sign-in page needs before there is a session. */

@@ -3,19 +3,22 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mountReviewPage } from '../../../services/processor/review-page/mount.js'
 import { mountReviewPackApi } from '../../../services/review-pack/api.js'
 import { type ClickHouse, createClickHouse } from '../../../shared/clickhouse/client.js'
 import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../../shared/config/env.js'
 import { Health } from '../../../shared/http/health.js'
 import { HttpServer } from '../../../shared/http/server.js'
+import { KPIS } from '../../../shared/kpi/catalog.js'
 import { createLogger } from '../../../shared/logger.js'
-import { apiGet, bearer, type Json, testAuth } from '../../helpers/api.js'
+import { apiGet, bearer, type Json, loginLink, testAuth } from '../../helpers/api.js'
 
 /**
  * The review pack routes on a real listener with real tokens: who may generate, read, verify and record
  * (each role checked), bad input answered 400 naming the field, and the pack's page opened in headless
- * Chromium under its own Content-Security-Policy, its first page captured as a screenshot.
+ * Chromium under its own Content-Security-Policy, its first page captured as a screenshot; the review
+ * page lists the packs, linked, for the roles that read them and not for the others.
  * REVIEW_PACK_SCREENSHOT=<file.png> also writes that screenshot there (how docs/review-pack.png is made).
  */
 
@@ -76,6 +79,13 @@ beforeAll(async () => {
   })
   http = new HttpServer(new Health(), log, { auth: auth.authenticator })
   mountReviewPackApi(http, { ch, config: undefined, clock: () => new Date() })
+  mountReviewPage(http, {
+    ch,
+    kpis: KPIS,
+    config: undefined,
+    currentWindowMs: 3_600_000,
+    clock: () => new Date(),
+  })
   ;({ url: base } = await http.listen('127.0.0.1', 0))
 }, 120_000)
 
@@ -182,5 +192,31 @@ describe('review pack API', () => {
     expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG')
     expect(shot.length).toBeGreaterThan(10_000)
     if (process.env.REVIEW_PACK_SCREENSHOT) writeFileSync(process.env.REVIEW_PACK_SCREENSHOT, shot)
+  }, 120_000)
+
+  it('lists the packs on the review page for the readers of packs only', async () => {
+    const open = async (token: string) => {
+      const context = await browser!.newContext()
+      const tab = await context.newPage()
+      const packsAnswer = tab.waitForResponse((r) => r.url().includes('/api/review-packs'))
+      await tab.goto(loginLink(base, token))
+      await tab.waitForURL(`${base}/`)
+      return { context, tab, packsAnswer }
+    }
+    const executive = await open(auth.tokens.executive)
+    const link = executive.tab.locator('#packs-section a', { hasText: '2026-Q3' })
+    await link.waitFor({ state: 'visible' })
+    expect(await link.getAttribute('href')).toBe(`/api/review-packs/${packId}?format=html`)
+    await expect(executive.tab.locator('nav.sections a[href="/#packs-section"]').isVisible()).resolves.toBe(
+      true,
+    )
+    await executive.context.close()
+
+    const ml = await open(auth.tokens.ml)
+    // The page has loaded (the models section shows for the ML team) and the packs' answer was a 403.
+    await ml.tab.locator('#models-section').waitFor({ state: 'visible' })
+    expect((await ml.packsAnswer).status()).toBe(403)
+    await expect(ml.tab.locator('#packs-section').isVisible()).resolves.toBe(false)
+    await ml.context.close()
   }, 120_000)
 })

@@ -229,6 +229,25 @@ beforeAll(async () => {
         sample_size: 1000,
         metrics: { accuracy: 0.91 },
       },
+      // 0.9.0 in production at the start of the quarter, superseded by 1.0.0; a staging run, never reported.
+      ...[
+        ['mme-0', '0.9.0', 'production', '2026-07-01T00:00:00Z'],
+        ['mme-2', '1.1.0-rc', 'staging', '2026-09-01T00:00:00Z'],
+      ].map(([id, version, environment, time]) => ({
+        event_id: id,
+        event_time: at(time!),
+        ingested_at: KNOWN,
+        source: 'test',
+        model_id: 'credit',
+        model_version: version,
+        environment,
+        business_unit: 'bu',
+        baseline_version: '',
+        window_start: at(time!),
+        window_end: at(time!),
+        sample_size: 1000,
+        metrics: { accuracy: 0.8 },
+      })),
     ],
   })
   // The open_major_ncs breach of F-1: fired 1 Aug, resolved 2 Aug 12:00 (36 h), paged once each way.
@@ -364,6 +383,24 @@ describe('review pack for 2026-Q3', () => {
     expect(timeline.map((t) => t.transition)).toEqual(['firing', 'resolved'])
     expect(timeline[0]!.deliveries.map((d) => d.outcome)).toEqual(['retryable', 'ok'])
     expect(figure(pack, 'alert deliveries pagerduty ok').value).toMatchObject({ attempts: 2 })
+  })
+
+  it('reports each model by its production version in use, and per-incident clocks summarised', () => {
+    const versions = pack.content.monitoring
+      .filter((s) => s.kpiId === 'model.accuracy')
+      .map((s) => [s.scope, s.start, s.end])
+    // 0.9.0 was in service at the start (evaluated 1 Jul 00:00), 1.0.0 at the end; the staging run in neither.
+    expect(versions).toEqual([
+      ['{environment=production, model_id=credit, model_version=0.9.0}', 0.8, null],
+      ['{environment=production, model_id=credit, model_version=1.0.0}', null, 0.91],
+    ])
+    // INC-2 detected 10 Sep, never notified: one clock, 21 days (504 h) at the end of the quarter.
+    expect(figure(pack, 'kpi privacy.notification_clock_hours {} at end').value).toEqual({
+      value: 504,
+      n: 1,
+      ci_low: null,
+      ci_high: null,
+    })
   })
 
   it('reports incidents and their regulator notification', () => {
