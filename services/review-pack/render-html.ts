@@ -103,7 +103,7 @@ export function renderHtml(c: PackContent): string {
         ]),
         'The previous review recorded no actions.',
       )
-    : '<p class="empty">No previous review is recorded: this is the first pack with a recorded review before it.</p>'
+    : '<p class="empty">No earlier management review is recorded in the pipeline.</p>'
 
   const monitoringRows = c.monitoring.map((s) => [
     `${esc(s.title)}<div class="muted">${esc(s.kpiId)} ${esc(s.scope)} · def ${esc(s.definitionVersion ?? '—')}</div>`,

@@ -443,6 +443,8 @@ describe('review pack for 2026-Q3', () => {
     expect(text).toContain('Management review pack')
     expect(text).toContain('2026-Q3')
     expect(text).toContain('Monitoring and measurement results')
+    // REVIEW_PACK_PDF=<file.pdf> keeps the PDF (docs/review-pack.png is its first page, by pdftoppm).
+    if (process.env.REVIEW_PACK_PDF) writeFileSync(process.env.REVIEW_PACK_PDF, pdf)
   }, 120_000)
 
   it('attaches the review, reports its actions in the next pack and chains the packs', async () => {
