@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond npm packages, once: Debian packages for the real
-# Alertmanager, promtool, kcat, headless Chromium, Redis, openssl, tmux and statsmodels (the independent
+# Alertmanager, promtool, kcat, headless Chromium, poppler-utils, Redis, openssl, tmux and statsmodels (the independent
 # reference for the fairness intervals), and the Kafka broker jars (Maven Central).
 # Quick when everything is already there; called by `npm test`, so a fresh clone needs nothing by hand.
 set -euo pipefail
@@ -20,6 +20,8 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # A pseudo-terminal for the terminal-transcript test of `npm start`.
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# pdftotext and pdfinfo: the review pack test reads the PDF Chromium printed.
+command -v pdftotext >/dev/null 2>&1 || need+=(poppler-utils)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

@@ -15,6 +15,7 @@ import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breac
 import { staleAfterConfigured } from '../../shared/kpi/lifecycle.js'
 import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
+import { mountReviewPackApi } from '../review-pack/api.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
 import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
@@ -186,6 +187,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     clock,
   })
   mountResponseApi(http, { ch: deps.ch, redis, cfg, kpis, config: aimsConfig, clock })
+  mountReviewPackApi(http, { ch: deps.ch, config: aimsConfig, clock })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- ingest|alerts|processor ...]`: the project's performance figures, each next to the
+ * `npm run bench [-- ingest|alerts|processor|review-pack ...]`: the project's performance figures, each next to the
  * baseline or goal its issue names, measured in this run on this machine.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -9,6 +9,7 @@ import { startLocalKafka } from '../../deploy/kafka/local-broker.js'
 import { benchAlertLatency } from './alert-latency.js'
 import { benchIngest } from './ingest.js'
 import { benchProcessor, formatProcessorBench } from './processor.js'
+import { benchReviewPack, formatReviewPackBench } from './review-pack.js'
 
 const selected = new Set(process.argv.slice(2).filter((a) => !a.startsWith('-')))
 const want = (name: string) => selected.size === 0 || selected.has(name)
@@ -58,6 +59,11 @@ try {
     report.push(
       `alerts: breach transition → delivered at a webhook, p50 ${Math.round(r.p50Ms)} ms, p99 ${Math.round(r.p99Ms)} ms over ${r.n} alerts (goal p99 < 500 ms), ${r.received} requests received`,
     )
+  }
+  if (want('review-pack')) {
+    const r = await benchReviewPack(workDir, log, { scale: Number(process.env.BENCH_PACK_SCALE ?? 1) })
+    await save('review-pack', r)
+    report.push(formatReviewPackBench(r))
   }
 } catch (err) {
   failed = true

@@ -47,6 +47,7 @@ const ASSETS: Record<string, Asset> = {
   'regime-clocks.js': { file: () => join(HERE, 'regime-clocks.js'), type: JS, cache: 'no-cache' },
   'nonconformity.js': { file: () => join(HERE, 'nonconformity.js'), type: JS, cache: 'no-cache' },
   'response.js': { file: () => join(HERE, 'response.js'), type: JS, cache: 'no-cache' },
+  'review-packs.js': { file: () => join(HERE, 'review-packs.js'), type: JS, cache: 'no-cache' },
   'chart.umd.js': { file: chartJsPath, type: JS, cache: 'private, max-age=86400' },
 }
 /** What the sign-in page needs before there is a session. */

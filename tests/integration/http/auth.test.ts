@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mountReadApi } from '../../../services/processor/read-api.js'
 import { mountReviewPage } from '../../../services/processor/review-page/mount.js'
 import { KPI_VALUE_HEARTBEAT_MS } from '../../../services/processor/series.js'
+import { mountReviewPackApi } from '../../../services/review-pack/api.js'
 import { type ClickHouse, createClickHouse } from '../../../shared/clickhouse/client.js'
 import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { authFromConfig } from '../../../shared/http/auth/from-config.js'
@@ -119,6 +120,7 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
     }
     mountReadApi(http, { ...deps, deadLetterPayloadBytes: PAYLOAD_CAP })
     mountReviewPage(http, deps)
+    mountReviewPackApi(http, deps)
     base = (await http.listen('127.0.0.1', 0)).url
   })
 
@@ -135,6 +137,7 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
       '/api/views/scorecard',
       '/api/dead-letters',
       '/api/openapi.json',
+      '/api/review-packs',
       '/metrics',
       '/assets/page.js',
     ]) {
@@ -168,6 +171,7 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
       '/api/views/alert-deliveries': ['executive', 'auditor', 'admin'],
       '/api/views/regime-clocks': ['security', 'auditor', 'admin'],
       '/api/dead-letters': ['auditor', 'admin'],
+      '/api/review-packs': ['executive', 'auditor', 'admin'],
       '/metrics': ['metrics', 'admin'],
     }
     for (const [path, roles] of Object.entries(allowed)) {

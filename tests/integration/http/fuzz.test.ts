@@ -445,6 +445,63 @@ function generate(adminToken: string): Case[] {
       data: request('POST', `/api/breaches/${id.replaceAll(' ', '%20')}/nonconformity`, headers, body),
     })
   }
+  // The review pack routes (drawn last, so the cases above stay those of the seed), with an admin token:
+  // hostile query values and bodies, each invalid by construction (400).
+  const hostilePackQueries: (() => string)[] = [
+    () => `/api/review-packs?limit=${r.pick(['0', '501', 'all', '-1'])}`,
+    () =>
+      `/api/review-packs/${r.pick(['2026-Q3', '2026-Q9-20261002T090000Z', "x' OR '1'='1", '<p>', '..%2f..'])}`,
+    () => `/api/review-packs/2026-Q3-20261002T090000Z?format=${r.pick(['pdf', 'xml', ''])}x`,
+    () => `/api/review-packs/${r.word(r.int(1, 40))}/verify`,
+  ]
+  for (let i = 0; i < 40; i++) {
+    cases.push({
+      kind: 'hostile query value',
+      data: request('GET', r.pick(hostilePackQueries)().replaceAll(' ', '%20'), [auth]),
+    })
+  }
+  const hostileBodies: [string, () => string][] = [
+    [
+      '/api/review-packs',
+      () => JSON.stringify({ period: r.pick(['2026-Q5', '2026-13', 'Q3', "'; DROP", '']) }),
+    ],
+    ['/api/review-packs', () => JSON.stringify({ period: '2026-Q3', [r.word(5)]: 1 })],
+    ['/api/review-packs', () => r.pick(['{', '[]', 'null', '"2026-Q3"', '{"period":1}'])],
+    [
+      '/api/review-packs/2026-Q3-20261002T090000Z/record',
+      () =>
+        JSON.stringify({
+          heldOn: r.pick(['yesterday', '2026-02-30']),
+          attendees: [],
+          decisions: [],
+          actions: [],
+        }),
+    ],
+    [
+      '/api/review-packs/2026-Q3-20261002T090000Z/record',
+      () =>
+        JSON.stringify({
+          heldOn: '2026-10-10',
+          attendees: [{ name: 'A' }],
+          decisions: ['x'.repeat(r.int(2_001, 5_000))],
+          actions: [],
+        }),
+    ],
+    ['/api/review-packs/not-a-pack/record', () => '{}'],
+  ]
+  for (let i = 0; i < 60; i++) {
+    const [path, body] = r.pick(hostileBodies)
+    const text = body()
+    cases.push({
+      kind: 'hostile body',
+      data: request(
+        'POST',
+        path,
+        [auth, 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(text, 'latin1')}`],
+        text,
+      ),
+    })
+  }
   return cases
 }
 

@@ -1,0 +1,186 @@
+import { z } from 'zod'
+import type { ClickHouse } from '../../shared/clickhouse/client.js'
+import type { Role } from '../../shared/http/auth/roles.js'
+import { HttpError, NotFoundError } from '../../shared/http/errors.js'
+import { protectedErrors } from '../../shared/http/schemas.js'
+import type { HttpArea, HttpServer } from '../../shared/http/server.js'
+import type { ResolverConfig } from '../../shared/kpi/thresholds.js'
+import {
+  generatePack,
+  listPacks,
+  loadPack,
+  PackNotFoundError,
+  PackOrderError,
+  recordReview,
+  verifyPack,
+} from './pack.js'
+import { periodLabelSchema } from './period.js'
+import { reviewRecordSchema } from './record.js'
+import { PACK_CSP } from './render-html.js'
+
+/**
+ * Review packs over HTTP. Who does what:
+ * - read a pack, the list, and check it (verify): executive, auditor, admin (the review's readers);
+ * - generate a pack: auditor, admin (preparing the review's inputs; the pack is frozen once made);
+ * - record the review's outcome (attendees, decisions, actions): executive, admin (top management owns
+ *   clause 9.3.3 outputs; an auditor reviews them but does not write them).
+ */
+export const packAccess = {
+  read: ['executive', 'auditor', 'admin'],
+  generate: ['auditor', 'admin'],
+  record: ['executive', 'admin'],
+} as const satisfies Record<string, readonly Role[]>
+
+export interface ReviewPackApiDeps {
+  ch: ClickHouse
+  config: ResolverConfig
+  clock: () => Date
+}
+
+const packIdParams = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{4}-(Q[1-4]|\d{2})-\d{8}T\d{6}Z$/, 'must be a pack id, e.g. 2026-Q3-20261002T090000Z'),
+})
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500, 'must be at most 500').default(100),
+})
+const packQuery = z.strictObject({ format: z.enum(['json', 'html']).default('json') })
+const generateBody = z.strictObject({ period: periodLabelSchema })
+
+const packSummary = z.object({
+  packId: z.string(),
+  period: z.string(),
+  generatedAt: z.string(),
+  sha256: z.string(),
+  reviewed: z.boolean(),
+})
+const verifyResponse = z.object({
+  packId: z.string(),
+  ok: z.boolean(),
+  figures: z.number(),
+  differences: z.array(z.string()),
+})
+
+const notFound = (err: unknown): never => {
+  if (err instanceof PackNotFoundError) throw new NotFoundError('no such review pack')
+  throw err
+}
+
+const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
+  app.get(
+    '/api/review-packs',
+    {
+      schema: {
+        summary: 'Stored management review packs, newest first',
+        tags: ['review'],
+        querystring: listQuery,
+        response: { 200: z.object({ packs: z.array(packSummary) }), ...protectedErrors },
+      },
+      config: { access: packAccess.read },
+    },
+    async (req) => ({ packs: await listPacks(deps.ch, req.query.limit) }),
+  )
+
+  app.post(
+    '/api/review-packs',
+    {
+      schema: {
+        summary: 'Generate and freeze the review pack of a quarter (2026-Q3) or month (2026-09)',
+        tags: ['review'],
+        body: generateBody,
+        response: {
+          201: z.object({
+            packId: z.string(),
+            sha256: z.string(),
+            prevSha256: z.string(),
+            figures: z.number(),
+          }),
+          ...protectedErrors,
+        },
+      },
+      config: { access: packAccess.generate },
+    },
+    async (req, reply) => {
+      const pack = await generatePack(deps.ch, {
+        period: req.body.period,
+        config: deps.config,
+        now: deps.clock(),
+      }).catch((err: unknown) => {
+        if (err instanceof PackOrderError) throw new HttpError(409, 'a pack with a later time exists')
+        throw err
+      })
+      return reply.code(201).send({
+        packId: pack.packId,
+        sha256: pack.sha256,
+        prevSha256: pack.prevSha256,
+        figures: pack.manifest.figures.length,
+      })
+    },
+  )
+
+  app.get(
+    '/api/review-packs/:id',
+    {
+      schema: {
+        summary: 'One review pack: its content and manifest (JSON), or the page (format=html)',
+        tags: ['review'],
+        params: packIdParams,
+        querystring: packQuery,
+        response: { 200: z.unknown().describe('The pack (JSON) or its page (HTML)'), ...protectedErrors },
+      },
+      config: { access: packAccess.read },
+    },
+    async (req, reply) => {
+      const pack = await loadPack(deps.ch, req.params.id)
+      if (!pack) throw new NotFoundError('no such review pack')
+      if (req.query.format === 'html') {
+        return reply
+          .type('text/html; charset=utf-8')
+          .header('content-security-policy', PACK_CSP)
+          .send(pack.html)
+      }
+      return { ...pack.content, sha256: pack.sha256, prevSha256: pack.prevSha256, manifest: pack.manifest }
+    },
+  )
+
+  app.get(
+    '/api/review-packs/:id/verify',
+    {
+      schema: {
+        summary:
+          'Recompute every figure of a pack from the stored facts as known at its time; check the chain',
+        tags: ['review'],
+        params: packIdParams,
+        response: { 200: verifyResponse, ...protectedErrors },
+      },
+      config: { access: packAccess.read },
+    },
+    async (req) => verifyPack(deps.ch, req.params.id, deps.config).catch(notFound),
+  )
+
+  app.post(
+    '/api/review-packs/:id/record',
+    {
+      schema: {
+        summary: 'Record the review of a pack: attendees, decisions and actions (clause 9.3.3)',
+        tags: ['review'],
+        params: packIdParams,
+        body: reviewRecordSchema,
+        response: { 201: z.object({ packId: z.string(), sha256: z.string() }), ...protectedErrors },
+      },
+      config: { access: packAccess.record },
+    },
+    async (req, reply) => {
+      const by = req.auth?.principal.name ?? 'unknown'
+      const { sha256 } = await recordReview(deps.ch, req.params.id, req.body, by, deps.clock()).catch(
+        notFound,
+      )
+      return reply.code(201).send({ packId: req.params.id, sha256 })
+    },
+  )
+}
+
+export function mountReviewPackApi(http: HttpServer, deps: ReviewPackApiDeps): void {
+  http.register(reviewPackApi, deps)
+}
