@@ -7,7 +7,7 @@ import { type BreachResponse, ResponseState } from '../../../shared/alerts/respo
 import { type Silence, silenceEnd } from '../../../shared/alerts/silence.js'
 import type { ClickHouse } from '../../../shared/clickhouse/client.js'
 import type { Config } from '../../../shared/config/env.js'
-import { access, areasOf, type Principal } from '../../../shared/http/auth/roles.js'
+import { access, areasOf, type Principal, respondAreasOf } from '../../../shared/http/auth/roles.js'
 import { BadRequestError, ForbiddenError, HttpError, NotFoundError } from '../../../shared/http/errors.js'
 import { protectedErrors } from '../../../shared/http/schemas.js'
 import type { HttpArea, HttpServer } from '../../../shared/http/server.js'
@@ -117,12 +117,18 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
   const areaOf = (kpiId: string) => byId.get(kpiId)?.area ?? kpiId.split('.')[0] ?? ''
   const mayRead = (p: Principal | undefined, kpiId: string) =>
     (areasOf(p) as ReadonlySet<string>).has(areaOf(kpiId))
+  const mayAct = (p: Principal | undefined, kpiId: string) =>
+    (respondAreasOf(p) as ReadonlySet<string>).has(areaOf(kpiId))
 
-  /** The breach in the path, if it exists and the caller's roles cover its area. */
-  const breachFor = async (id: string, p: Principal | undefined): Promise<BreachSummary> => {
+  /** The breach in the path, if it exists and the caller's roles cover its area (to read, or to act on). */
+  const breachFor = async (
+    id: string,
+    p: Principal | undefined,
+    purpose: 'read' | 'act' = 'read',
+  ): Promise<BreachSummary> => {
     const breach = await findBreach(ch, id)
     if (!breach) throw new NotFoundError('unknown breach')
-    if (!mayRead(p, breach.kpiId)) {
+    if (!(purpose === 'act' ? mayAct : mayRead)(p, breach.kpiId)) {
       throw new ForbiddenError(`breaches of area ${areaOf(breach.kpiId)} are not for your role`)
     }
     return breach
@@ -209,7 +215,7 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     },
     async (req) => {
       const p = req.auth!.principal
-      const breach = await breachFor(req.params.id, p)
+      const breach = await breachFor(req.params.id, p, 'act')
       if (breach.resolved) throw new HttpError(409, 'the breach is resolved')
       const at = deps.clock().toISOString()
       const comment = req.body?.comment
@@ -244,7 +250,7 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     },
     async (req) => {
       const p = req.auth!.principal
-      const breach = await breachFor(req.params.id, p)
+      const breach = await breachFor(req.params.id, p, 'act')
       const before = await state.get(breach.breachId)
       if (!before.ack) throw new HttpError(409, 'the breach is not acknowledged')
       const row = await record(breach, p, 'unack', {
@@ -265,7 +271,7 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     },
     async (req) => {
       const p = req.auth!.principal
-      const breach = await breachFor(req.params.id, p)
+      const breach = await breachFor(req.params.id, p, 'act')
       const { owner, comment } = req.body
       const row = await record(breach, p, 'assign', { owner, ...(comment ? { comment } : {}) })
       await state.setOwner(breach.breachId, owner)
@@ -283,7 +289,7 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     },
     async (req) => {
       const p = req.auth!.principal
-      const breach = await breachFor(req.params.id, p)
+      const breach = await breachFor(req.params.id, p, 'act')
       const row = await record(breach, p, 'comment', { comment: req.body.comment })
       const r = await state.get(breach.breachId)
       return { breachId: breach.breachId, action: presentAction(row), response: presentResponse(r, config) }
@@ -349,9 +355,9 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     expiredBy: s.expiredBy ?? null,
     state: silenceState(s, deps.clock().getTime()),
   })
-  /** A silence of one KPI: the caller's roles must cover its area; of every KPI: admins only. */
+  /** A silence of one KPI: the caller must act on its area; of every KPI: admins only. */
   const maySilence = (p: Principal, kpi: string | null) =>
-    kpi === null ? p.roles.has('admin') : mayRead(p, kpi)
+    kpi === null ? p.roles.has('admin') : mayAct(p, kpi)
 
   app.post(
     '/api/silences',

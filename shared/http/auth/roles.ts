@@ -47,12 +47,32 @@ export const access = {
   /** Per-incident regulatory notification clocks (GDPR, NIS2, DORA, HIPAA). */
   regimeClocks: ['security', 'auditor', 'admin'],
   metrics: ['metrics', 'admin'],
-  /** Acting on breaches (acknowledge, assign, comment) and silences: on-call security and admins. */
-  respond: ['security', 'admin'],
+  /**
+   * Acting on breaches (acknowledge, assign, comment) and silences: the on-call responders of an area
+   * (security for privacy, the ML team for models) and admins; see `respondAreasOf`.
+   */
+  respond: ['security', 'ml', 'admin'],
 } as const satisfies Record<string, readonly Role[]>
 
 export function hasAnyRole(p: Principal | undefined, roles: readonly Role[]): boolean {
   return p !== undefined && roles.some((r) => p.roles.has(r))
+}
+
+/**
+ * KPI areas each role may act on (acknowledge, assign, comment, silence): a narrower grant than reading,
+ * so a caller who is also an auditor or executive does not act on areas that are not theirs to run.
+ */
+const RESPOND_AREAS: Partial<Record<Role, readonly Area[]>> = {
+  admin: ALL_AREAS,
+  security: ['privacy'],
+  ml: ['model'],
+}
+
+/** The KPI areas the caller may act on. */
+export function respondAreasOf(p: Principal | undefined): ReadonlySet<Area> {
+  const out = new Set<Area>()
+  for (const r of p?.roles ?? []) for (const a of RESPOND_AREAS[r] ?? []) out.add(a)
+  return out
 }
 
 /** The KPI areas the caller may see. */

@@ -260,9 +260,11 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     seen.acknowledged = b
     await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
 
-    // Roles: executives and auditors read, security acts on the privacy area only, admins act.
+    // Roles: executives and auditors read, security acts on the privacy area only, the ML team on
+    // models, admins on every area.
     now = new Date(t0 + 5 * MIN)
     expect((await post(`/api/breaches/${b.breachId}/ack`, auth.tokens.executive, {})).status).toBe(403)
+    expect((await post(`/api/breaches/${b.breachId}/ack`, auth.tokens.auditor, {})).status).toBe(403)
     expect((await post(`/api/breaches/${b.breachId}/ack`, auth.tokens.security, {})).status).toBe(403)
     const bad = await post(`/api/breaches/${b.breachId}/ack`, auth.tokens.admin, { comment: 'a\u0007b' })
     expect(bad.status).toBe(400)
@@ -305,7 +307,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(assigned.status).toBe(200)
     expect(
       (
-        await post(`/api/breaches/${b.breachId}/comment`, auth.tokens.admin, {
+        await post(`/api/breaches/${b.breachId}/comment`, auth.tokens.ml, {
           comment: 'retraining\nETA 2h',
         })
       ).status,
@@ -315,7 +317,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     expect(read.body.actions.map((a: Json) => [a.action, a.actor, a.owner, a.comment])).toEqual([
       ['ack', 'test-admin', null, 'looking at the drift'],
       ['assign', 'test-admin', 'ml-oncall', null],
-      ['comment', 'test-admin', null, 'retraining\nETA 2h'],
+      ['comment', 'test-ml', null, 'retraining\nETA 2h'],
     ])
     expect(read.body.response).toMatchObject({ owner: 'ml-oncall', acknowledged: { by: 'test-admin' } })
     expect((await get(`/api/breaches/${b.breachId}/actions`, auth.tokens.security)).status).toBe(403)
@@ -479,9 +481,9 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     const doc = await get('/api/openapi.json', auth.tokens.executive)
     expect(doc.status).toBe(200)
     const ack = doc.body.paths['/api/breaches/{id}/ack'].post
-    expect(ack.description).toContain('Roles: security, admin.')
+    expect(ack.description).toContain('Roles: security, ml, admin.')
     expect(ack.requestBody).toBeDefined()
-    expect(doc.body.paths['/api/silences'].post.description).toContain('Roles: security, admin.')
+    expect(doc.body.paths['/api/silences'].post.description).toContain('Roles: security, ml, admin.')
     expect(doc.body.paths['/api/response/breaches'].get.parameters.map((p: Json) => p.name)).toEqual(['ids'])
   })
 
