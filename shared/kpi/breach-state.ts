@@ -371,9 +371,11 @@ export interface BreachTransitionRow {
   threshold: number | null
   started_at: string
   at: string
+  /** The KPI definition version the transition was judged with (migration 0006); absent: ''. */
+  definition_version?: string
 }
 
-export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
+export function toTransitionRow(t: IdentifiedTransition, definitionVersion?: string): BreachTransitionRow {
   return {
     transition_id: t.transitionId,
     breach_id: t.breachId,
@@ -388,6 +390,7 @@ export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
     threshold: t.threshold,
     started_at: toClickHouseTime(t.startedAt),
     at: toClickHouseTime(t.at),
+    ...(definitionVersion === undefined ? {} : { definition_version: definitionVersion }),
   }
 }
 
@@ -406,6 +409,8 @@ export interface KpiValueRow {
   ci_high: number | null
   /** Lines of `code: detail`: not estimable, uncertain, excluded groups, derived, disagreement; '' if none. */
   reason: string
+  /** The KPI definition version the value was computed with (migration 0006); absent: ''. */
+  definition_version?: string
 }
 
 /** The `code` of each `code: detail` line of a reason (what machines read; the detail is for people). */
