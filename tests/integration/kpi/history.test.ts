@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +15,7 @@ import { kpiDefinitionVersion } from '../../../shared/kpi/definition-version.js'
 import { backfill, evaluateAsOf } from '../../../shared/kpi/history.js'
 import { parseAimsConfig, resolveThresholds } from '../../../shared/kpi/thresholds.js'
 import { incidentEvent } from '../../helpers/events.js'
+import { allPanels, type Dashboard, expandMacros } from '../../helpers/grafana-macros.js'
 
 /**
  * KPI history over the demo's four months (the generator the demo feed produces, written straight into
@@ -85,6 +86,10 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true })
 })
 
+const review = JSON.parse(
+  readFileSync(new URL('../../../dashboards/management-review.json', import.meta.url), 'utf8'),
+) as Dashboard & { annotations: { list: { name: string; target?: { rawSql: string } }[] } }
+
 const key = (kpiId: string, scope: Record<string, string>) =>
   `${kpiId} ${JSON.stringify(Object.entries(scope).sort())}`
 
@@ -154,6 +159,21 @@ describe('history over the demo', () => {
     for (const area of ['privacy', 'model', 'audit']) {
       expect(compared.get(area)?.size ?? 0, area).toBeGreaterThanOrEqual(3)
     }
+  })
+
+  it('gives the management review trend panels the backfilled history (no live evaluation yet)', {
+    timeout: 120_000,
+  }, async () => {
+    const panel = allPanels(review).find((p) => p.title === 'Incident handling times')!
+    const sql = expandMacros(panel.targets![0]!.rawSql as string, {
+      range: { from: FROM, to: NOW },
+      intervalMs: STEP,
+    })
+    const points = await queryRows<{ time: string; mttc_hours: number | null }>(ch, sql)
+    const mttc = points.map((p) => p.mttc_hours).filter((v): v is number => v !== null)
+    expect(mttc.length).toBeGreaterThanOrEqual(8)
+    // A trend, not a flat line: the demo's incidents move the mean time to contain over the months.
+    expect(new Set(mttc).size).toBeGreaterThan(1)
   })
 
   it('"known at T" leaves out a late-reported incident that "happened by T" counts', {
@@ -244,5 +264,15 @@ describe('history over the demo', () => {
       { previous_version: '', version: before, changes: [] },
       { previous_version: before, version: after, changes: ['config'] },
     ])
+    // The management review dashboard marks the change on its trends.
+    const annotation = review.annotations.list.find((a) => a.name === 'KPI definition changes')!
+    const now = Date.now()
+    const marks = await queryRows<{ time: string; text: string }>(
+      ch,
+      expandMacros(annotation.target!.rawSql, {
+        range: { from: new Date(now - DAY), to: new Date(now + DAY) },
+      }),
+    )
+    expect(marks.map((m) => m.text)).toEqual([`${kpiId}: definition ${before} → ${after} (changed: config)`])
   })
 })
