@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- ingest|alerts|processor ...]`: the project's performance figures, each next to the
+ * `npm run bench [-- ingest|alerts|processor|backfill ...]`: the project's performance figures, each next to the
  * baseline or goal its issue names, measured in this run on this machine.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startLocalKafka } from '../../deploy/kafka/local-broker.js'
 import { benchAlertLatency } from './alert-latency.js'
+import { benchBackfill, formatBackfillBench } from './backfill.js'
 import { benchIngest } from './ingest.js'
 import { benchProcessor, formatProcessorBench } from './processor.js'
 
@@ -16,10 +17,13 @@ const log = (s: string) => process.stderr.write(`[bench] ${s}\n`)
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000)
 
 const workDir = await mkdtemp(join(tmpdir(), 'aims-bench-'))
-const kafka = process.env.KAFKA_BROKERS
-  ? undefined
-  : await startLocalKafka({ dataDir: join(workDir, 'kafka'), port: 0 })
-const brokers = process.env.KAFKA_BROKERS?.split(',') ?? kafka!.brokers
+// The backfill bench reads ClickHouse only: no broker started for it alone.
+const needsKafka = ['ingest', 'processor', 'alerts'].some(want)
+const kafka =
+  process.env.KAFKA_BROKERS || !needsKafka
+    ? undefined
+    : await startLocalKafka({ dataDir: join(workDir, 'kafka'), port: 0 })
+const brokers = process.env.KAFKA_BROKERS?.split(',') ?? kafka?.brokers ?? []
 const report: string[] = []
 const resultsDir = new URL('../../bench-results/', import.meta.url)
 /** Each benchmark's figures as JSON in bench-results/, beside the printed report. */
@@ -58,6 +62,15 @@ try {
     report.push(
       `alerts: breach transition → delivered at a webhook, p50 ${Math.round(r.p50Ms)} ms, p99 ${Math.round(r.p99Ms)} ms over ${r.n} alerts (goal p99 < 500 ms), ${r.received} requests received`,
     )
+  }
+  if (want('backfill')) {
+    // BENCH_BACKFILL_FACTS: fact rows generated (the issue's figure: 10000000); BENCH_BACKFILL_DAYS: steps.
+    const r = await benchBackfill(workDir, log, {
+      facts: Number(process.env.BENCH_BACKFILL_FACTS ?? 120_000),
+      days: Number(process.env.BENCH_BACKFILL_DAYS ?? 120),
+    })
+    await save('backfill', r)
+    report.push(formatBackfillBench(r))
   }
 } catch (err) {
   failed = true
