@@ -2,10 +2,10 @@ import { createClickHouse } from '../../shared/clickhouse/client.js'
 import { migrate } from '../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
-import { backfill } from '../../shared/kpi/history.js'
 import { loadAimsConfigFile } from '../../shared/kpi/thresholds.js'
 import { createLogger } from '../../shared/logger.js'
 import { createProgressBar } from '../demo/progress.js'
+import { backfill } from '../processor/history.js'
 import { BACKFILL_USAGE, type BackfillArgs, parseBackfillArgs } from './backfill-args.js'
 
 async function main(argv: string[]): Promise<number> {

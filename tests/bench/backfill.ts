@@ -1,9 +1,9 @@
 import { join } from 'node:path'
+import { backfill } from '../../services/processor/history.js'
 import { snapshotFromState } from '../../services/processor/snapshot.js'
 import { createClickHouse } from '../../shared/clickhouse/client.js'
 import { migrate } from '../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../shared/config/env.js'
-import { backfill } from '../../shared/kpi/history.js'
 import { generateFacts } from '../integration/kpi/fact-generator.js'
 
 /**

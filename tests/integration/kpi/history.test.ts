@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateHistory } from '../../../services/demo/generator.js'
+import { backfill, evaluateAsOf } from '../../../services/processor/history.js'
 import { snapshotFromState } from '../../../services/processor/snapshot.js'
 import { type ClickHouse, createClickHouse, queryRows } from '../../../shared/clickhouse/client.js'
 import { migrate } from '../../../shared/clickhouse/migrate.js'
@@ -12,7 +13,7 @@ import type { AimsEvent } from '../../../shared/events/index.js'
 import { classify, toClickHouseTime } from '../../../shared/kpi/breach-state.js'
 import { getKpi } from '../../../shared/kpi/catalog.js'
 import { kpiDefinitionVersion } from '../../../shared/kpi/definition-version.js'
-import { backfill, evaluateAsOf } from '../../../shared/kpi/history.js'
+import { runReference } from '../../../shared/kpi/run.js'
 import { parseAimsConfig, resolveThresholds } from '../../../shared/kpi/thresholds.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { allPanels, type Dashboard, expandMacros } from '../../helpers/grafana-macros.js'
@@ -141,6 +142,14 @@ describe('history over the demo', () => {
       const label = at.toISOString()
       expect(stored.length, label).toBeGreaterThan(20)
       expect(liveSamples.map((s) => key(s.kpiId, s.scope)).sort(), label).toEqual([...got.keys()].sort())
+      // And the reference definition (SQL over the facts, as of T on the same axis) agrees series by series.
+      const reference = await runReference(ch, at, { axis: 'event_time' })
+      expect(reference.map((s) => key(s.kpiId, s.scope)).sort(), label).toEqual([...got.keys()].sort())
+      for (const s of reference) {
+        const r = got.get(key(s.kpiId, s.scope))!
+        expect(r.value, `reference ${key(s.kpiId, s.scope)} at ${label}`).toBe(s.value)
+        expect(r.status).toBe(classify({ ...s }, resolveThresholds(getKpi(s.kpiId), s.scope, undefined)))
+      }
       for (const s of liveSamples) {
         const r = got.get(key(s.kpiId, s.scope))!
         const kpi = getKpi(s.kpiId)

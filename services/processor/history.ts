@@ -1,20 +1,22 @@
 import { createHash } from 'node:crypto'
 import { z } from 'zod'
-import { type ClickHouse, queryRows } from '../clickhouse/client.js'
-import { insertTabSeparated, TabSeparatedRows } from '../clickhouse/tab-separated.js'
-import { type KpiValueRow, toClickHouseTime, toKpiValueRow } from './breach-state.js'
-import { formatNowParam, type KpiDefinition } from './catalog.js'
-import { definitionVersions, recordDefinitionVersions } from './definition-log.js'
-import { runReference } from './run.js'
-import type { Axis } from './sql.js'
-import { type AimsConfig, enabledKpis, resolveThresholds } from './thresholds.js'
+import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
+import { insertTabSeparated, TabSeparatedRows } from '../../shared/clickhouse/tab-separated.js'
+import { type KpiValueRow, toClickHouseTime, toKpiValueRow } from '../../shared/kpi/breach-state.js'
+import { formatNowParam, type KpiDefinition } from '../../shared/kpi/catalog.js'
+import { definitionVersions, recordDefinitionVersions } from '../../shared/kpi/definition-log.js'
+import type { Sample } from '../../shared/kpi/engine/sample.js'
+import type { Axis } from '../../shared/kpi/sql.js'
+import { type AimsConfig, enabledKpis, resolveThresholds } from '../../shared/kpi/thresholds.js'
+import { snapshotAsOf } from './snapshot.js'
 
 /**
  * KPI values as of any time T, on either time axis: what had happened by T (facts by event time — trends
  * over imported history) or what was known at T (facts by ingest time — what the pipeline could have
- * reported then). Computed by the reference queries (shared/kpi/sql.ts) with T as their evaluation time,
- * so there is one definition of each KPI; the equivalence tests hold the processor's live path to the
- * same values. Judged with the same thresholds as the processor, stamped with the definition version.
+ * reported then). Computed by the processor's own engines over entity state read from the facts as of T
+ * (snapshotAsOf), so there is one implementation of each KPI; the tests hold it to the reference queries
+ * (shared/kpi/sql.ts) on the same axis. Judged with the processor's thresholds, stamped with the
+ * definition version.
  */
 
 export const historyAxisSchema = z.enum(['event_time', 'ingested_at'])
@@ -60,7 +62,7 @@ export async function evaluateAsOf(
 ): Promise<KpiHistoryRow[]> {
   const kpis = enabledKpis(opts.config)
   return judgeAll(
-    await runReference(ch, at, { axis: opts.axis, config: opts.config }),
+    await snapshotAsOf(ch, at, opts.axis, opts.config),
     new Map(kpis.map((k) => [k.id, k])),
     definitionVersions(kpis, opts.config),
     opts,
@@ -70,7 +72,7 @@ export async function evaluateAsOf(
 }
 
 function judgeAll(
-  samples: Awaited<ReturnType<typeof runReference>>,
+  samples: readonly Sample[],
   byId: ReadonlyMap<string, KpiDefinition>,
   versions: ReadonlyMap<string, string>,
   opts: AsOfOptions,
@@ -173,7 +175,7 @@ export async function backfill(ch: ClickHouse, opts: BackfillOptions): Promise<B
       result.skipped++
     } else {
       const computedAt = clock()
-      const samples = await runReference(ch, at, { axis: opts.axis, config: opts.config })
+      const samples = await snapshotAsOf(ch, at, opts.axis, opts.config)
       const rows = judgeAll(samples, byId, versions, opts, at, computedAt)
       const tsv = new TabSeparatedRows<KpiHistoryRow>(HISTORY_COLUMNS)
       for (const r of rows) tsv.push(r)
