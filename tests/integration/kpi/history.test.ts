@@ -4,17 +4,23 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generateHistory } from '../../../services/demo/generator.js'
 import { backfill, evaluateAsOf } from '../../../services/processor/history.js'
+import { mountReadApi } from '../../../services/processor/read-api.js'
+import { KPI_VALUE_HEARTBEAT_MS } from '../../../services/processor/series.js'
 import { snapshotFromState } from '../../../services/processor/snapshot.js'
 import { type ClickHouse, createClickHouse, queryRows } from '../../../shared/clickhouse/client.js'
 import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../../shared/config/env.js'
 import { type FactTable, toFactRows } from '../../../shared/events/fact-rows.js'
 import type { AimsEvent } from '../../../shared/events/index.js'
+import { Health } from '../../../shared/http/health.js'
+import { HttpServer } from '../../../shared/http/server.js'
 import { classify, toClickHouseTime } from '../../../shared/kpi/breach-state.js'
-import { getKpi } from '../../../shared/kpi/catalog.js'
+import { getKpi, KPIS } from '../../../shared/kpi/catalog.js'
 import { kpiDefinitionVersion } from '../../../shared/kpi/definition-version.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { parseAimsConfig, resolveThresholds } from '../../../shared/kpi/thresholds.js'
+import { createLogger } from '../../../shared/logger.js'
+import { apiGet, testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { allPanels, type Dashboard, expandMacros } from '../../helpers/grafana-macros.js'
 
@@ -183,6 +189,38 @@ describe('history over the demo', () => {
     expect(mttc.length).toBeGreaterThanOrEqual(8)
     // A trend, not a flat line: the demo's incidents move the mean time to contain over the months.
     expect(new Set(mttc).size).toBeGreaterThan(1)
+  })
+
+  it("serves the backfilled history through the read API the review page's trend chart reads", {
+    timeout: 60_000,
+  }, async () => {
+    const auth = testAuth()
+    const http = new HttpServer(new Health(), createLogger({ LOG_LEVEL: 'warn', LOG_FORMAT: 'json' }), {
+      auth: auth.authenticator,
+    })
+    mountReadApi(http, {
+      ch,
+      kpis: KPIS,
+      config: undefined,
+      currentWindowMs: KPI_VALUE_HEARTBEAT_MS,
+      clock: () => NOW,
+    })
+    try {
+      const base = (await http.listen('127.0.0.1', 0)).url
+      const res = await apiGet(
+        base,
+        `/api/kpis/privacy.mttc_hours/history?from=${FROM.toISOString()}&limit=5000`,
+        auth.tokens.executive,
+      )
+      expect(res.status).toBe(200)
+      const points = res.body.points as { evaluated_at: string; value: number | null }[]
+      // No live evaluation ran: every point is a backfilled step (9 steps, one series).
+      expect(points).toHaveLength(9)
+      expect(points[0]!.evaluated_at).toMatch(new RegExp(`^${FROM.toISOString().slice(0, 10)}`))
+      expect(points.filter((p) => p.value !== null).length).toBeGreaterThan(0)
+    } finally {
+      await http.close()
+    }
   })
 
   it('"known at T" leaves out a late-reported incident that "happened by T" counts', {
