@@ -155,13 +155,34 @@ const FINDINGS_LIVE_FILTER = `(${NC} AND status IN (${factVocabulary.findingOpen
 const FINDINGS_LIVE = stateMergeSelect(findingState, { fields: FINDING_FIELDS, having: FINDINGS_LIVE_FILTER })
 
 /**
- * The same reads as of `{now}` on one time axis, from the facts instead of the state tables (the same
- * lifecycle rules, shared/kpi/entity-state.ts): the entities the live path would hold had only the facts
- * that had happened (event_time) or were known (ingested_at) by then been inserted.
+ * The same reads as of `{now}` on one time axis: the entities the live path would hold had only the facts
+ * that had happened (event_time) or were known (ingested_at) by then been inserted. An entity with no
+ * fact after `now` on that axis is as the state table holds it; the others are reduced again from their
+ * facts up to `now` (the same lifecycle rules, shared/kpi/entity-state.ts). So a time near the present
+ * costs the entities that changed since, not the whole history.
  */
 function asOfSelect(def: EntityStateDef, axis: Axis, fields: readonly string[], where = '1'): string {
-  return `SELECT ${[...def.key, ...fields].join(', ')}
-FROM (${stateFromFacts(def, { asOf: { axis, param: 'now' } })})
+  const stored = (name: string) => def.fields.some((f) => f.name === name)
+  // Without a last_event_at field the latest event time is the top bits of the order key (`version`).
+  const last =
+    axis === 'ingested_at' ? 'last_ingested_at' : stored('last_event_at') ? 'last_event_at' : 'version'
+  const settledBy =
+    last === 'version'
+      ? `bitShiftRight(version, 72) <= toUnixTimestamp64Milli({now:DateTime64(3)})`
+      : `${last} <= {now:DateTime64(3)}`
+  const keys = def.key.join(', ')
+  const columns = [...def.key, ...fields].join(', ')
+  const settled = stateMergeSelect(def, { fields: [...fields, last], having: settledBy })
+  const changed = stateFromFacts(def, {
+    where: `(${keys}) IN (SELECT ${keys} FROM ${def.facts} WHERE ${axis} > {now:DateTime64(3)})`,
+    asOf: { axis, param: 'now' },
+  })
+  return `SELECT ${columns}
+FROM (
+  SELECT ${columns} FROM (${settled})
+  UNION ALL
+  SELECT ${columns} FROM (${changed})
+)
 WHERE ${where}`
 }
 const AS_OF = {
