@@ -581,6 +581,8 @@ export interface DashboardSpec {
   links: { title: string; uid?: string; url?: string; tooltip: string }[]
   time?: { from: string; to: string }
   refresh?: string
+  /** ClickHouse annotation queries (columns time, text, tags), after Grafana's built-in one. */
+  annotations?: { name: string; color: string; sql: string }[]
 }
 
 /** Lays the panels out left to right in rows of 24 columns and numbers them. */
@@ -639,6 +641,14 @@ export function dashboard(spec: DashboardSpec): Json {
           name: 'Annotations & Alerts',
           type: 'dashboard',
         },
+        ...(spec.annotations ?? []).map((a) => ({
+          datasource: CLICKHOUSE,
+          enable: true,
+          hide: false,
+          iconColor: a.color,
+          name: a.name,
+          target: { ...sqlTarget(a.sql, 'table', 'Anno'), limit: 100, matchAny: false, tags: [], type: 'dashboard' },
+        })),
       ],
     },
     links: spec.links.map((l) => ({

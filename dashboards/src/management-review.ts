@@ -654,6 +654,24 @@ const audit: Panel[] = [
   }),
 ]
 
+/**
+ * A change of a KPI's definition (threshold, window, SQL, fairness settings) marked on every trend: values
+ * before and after it were computed differently (kpi_definition_changes, written when a processor or a
+ * backfill first runs with a new version; a KPI's first version is not a change).
+ */
+export const DEFINITION_CHANGES = {
+  name: 'KPI definition changes',
+  color: 'purple',
+  sql: `
+    SELECT
+      changed_at AS time,
+      concat(kpi_id, ': definition ', previous_version, ' → ', version,
+        if(empty(changes), '', concat(' (changed: ', arrayStringConcat(changes, ', '), ')'))) AS text
+    FROM kpi_definition_changes FINAL
+    WHERE previous_version != '' AND $__timeFilter(changed_at)
+    ORDER BY time`,
+}
+
 export const managementReview = dashboard({
   uid: UIDS.review,
   title: 'AIMS / ISMS management review',
@@ -675,5 +693,6 @@ export const managementReview = dashboard({
     { title: 'AI models: accuracy vs bias', panels: models },
     { title: 'Audit: open nonconformities and corrective actions', panels: audit },
   ],
+  annotations: [DEFINITION_CHANGES],
 })
 

@@ -149,10 +149,28 @@ export function latestKpiValues(where = '1'): string {
 export const inList = (ids: readonly string[]) => ids.map(quote).join(', ')
 
 /**
+ * The evaluations of `kpiIds` up to the end of the period: the live ones (kpi_values) and the values
+ * `npm run backfill` computed for past times from the facts that had happened by then (kpi_history,
+ * event-time axis; FINAL: a step evaluated again replaces its row).
+ */
+function kpiPoints(kpiIds: readonly string[]): string {
+  return `(
+            SELECT kpi_id, fingerprint, evaluated_at, scope, value, status
+            FROM kpi_values
+            WHERE kpi_id IN (${inList(kpiIds)}) AND evaluated_at <= $__toTime
+            UNION ALL
+            SELECT kpi_id, fingerprint, as_of AS evaluated_at, scope, value, status
+            FROM kpi_history FINAL
+            WHERE axis = 'event_time' AND kpi_id IN (${inList(kpiIds)}) AND as_of <= $__toTime
+          )`
+}
+
+/**
  * Every KPI series of `kpiIds` sampled at each step of the period ($__interval_s): the value and status in
  * force at that instant (the last evaluation at or before it, ASOF JOIN), so a series that was not
  * re-evaluated in a step keeps its value instead of vanishing from sums. The end of the period is always a
- * sample, so a pipeline deployed minutes ago already shows its latest values.
+ * sample, so a pipeline deployed minutes ago already shows its latest values. The evaluations are the live
+ * ones and the backfilled history (kpiPoints), so history loaded after the fact still has its trend.
  */
 export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
   return `SELECT s.time AS time, s.kpi_id AS kpi_id, s.fingerprint AS fingerprint, s.scope AS scope, k.value AS value, k.status AS status
@@ -160,8 +178,7 @@ export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
         SELECT f.kpi_id AS kpi_id, f.fingerprint AS fingerprint, f.scope AS scope, t.time AS time
         FROM (
           SELECT kpi_id, fingerprint, argMax(scope, evaluated_at) AS scope
-          FROM kpi_values
-          WHERE kpi_id IN (${inList(kpiIds)}) AND evaluated_at <= $__toTime
+          FROM ${kpiPoints(kpiIds)}
           GROUP BY kpi_id, fingerprint
         ) AS f
         CROSS JOIN (
@@ -171,8 +188,7 @@ export function kpiSeriesAsOf(kpiIds: readonly string[], where = '1'): string {
       ) AS s
       ASOF INNER JOIN (
         SELECT kpi_id, fingerprint, evaluated_at, value, status
-        FROM kpi_values
-        WHERE kpi_id IN (${inList(kpiIds)}) AND evaluated_at <= $__toTime
+        FROM ${kpiPoints(kpiIds)}
       ) AS k
       ON s.kpi_id = k.kpi_id AND s.fingerprint = k.fingerprint AND s.time >= k.evaluated_at`
 }

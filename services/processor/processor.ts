@@ -12,6 +12,7 @@ import type { HttpServer } from '../../shared/http/server.js'
 import { partitionForKey } from '../../shared/kafka/partition.js'
 import { topicNames } from '../../shared/kafka/topics.js'
 import { OPEN_BREACHES_SQL, type StoredTransition } from '../../shared/kpi/breach-state.js'
+import { recordDefinitionVersions } from '../../shared/kpi/definition-log.js'
 import { staleAfterConfigured } from '../../shared/kpi/lifecycle.js'
 import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
@@ -82,6 +83,17 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
   const alerts = createAlertQueue(cfg, redis)
   // Evaluation reads and writes on its own ClickHouse session: never queued behind ingest or the read API.
   const ch = await createClickHouse(cfg, 'evaluate')
+  // Before any value is written: every definition version a value carries has its entry in the log.
+  const changed = await recordDefinitionVersions(ch, kpis, aimsConfig, clock())
+  const changes = changed.filter((c) => c.previous_version !== '')
+  if (changes.length > 0) {
+    log.info(
+      {
+        kpis: changes.map((c) => `${c.kpi_id} ${c.previous_version}→${c.version} (${c.changes.join(', ')})`),
+      },
+      'KPI definitions changed',
+    )
+  }
   const store = new BreachStore(redis, cfg.REDIS_PREFIX)
   const nonconformities = await NonconformityOpener.start({
     cfg,

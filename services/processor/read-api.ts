@@ -263,10 +263,20 @@ const readApi: HttpArea<ReadApiDeps> = async (app, deps) => {
       if (Date.parse(from) > Date.parse(to)) throw new BadRequestError(['from: must not be after to'])
       const points = await queryRows<Record<string, unknown>>(
         ch,
+        // Live values and the backfilled history (npm run backfill, event-time axis) form one trend.
         `SELECT DISTINCT evaluated_at, fingerprint, scope, value, status, n, ci_low, ci_high, reason
-         FROM kpi_values
-         WHERE kpi_id = {kpi:String} AND evaluated_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
-           AND ({fp:String} = '' OR fingerprint = {fp:String})
+         FROM (
+           SELECT evaluated_at, fingerprint, scope, value, status, n, ci_low, ci_high, reason
+           FROM kpi_values
+           WHERE kpi_id = {kpi:String} AND evaluated_at BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+             AND ({fp:String} = '' OR fingerprint = {fp:String})
+           UNION ALL
+           SELECT as_of AS evaluated_at, fingerprint, scope, value, status, n, ci_low, ci_high, reason
+           FROM kpi_history FINAL
+           WHERE axis = 'event_time' AND kpi_id = {kpi:String}
+             AND as_of BETWEEN {from:DateTime64(3)} AND {to:DateTime64(3)}
+             AND ({fp:String} = '' OR fingerprint = {fp:String})
+         )
          ORDER BY evaluated_at DESC, fingerprint LIMIT {limit:UInt32}`,
         {
           kpi: kpi.id,

@@ -1,9 +1,11 @@
 import { type ClickHouse, queryRows } from '../../shared/clickhouse/client.js'
-import { stateMergeSelect } from '../../shared/kpi/entity-state.js'
+import { formatNowParam } from '../../shared/kpi/catalog.js'
+import { stateFromFacts, stateMergeSelect } from '../../shared/kpi/entity-state.js'
 import { anyRegimeSql } from '../../shared/kpi/regime-sql.js'
 import { incidentClockState, toRegimeFacts } from '../../shared/kpi/regime-state.js'
 import type { RegimeIncidentFacts } from '../../shared/kpi/regimes.js'
 import type { RegimesConfig } from '../../shared/kpi/regimes-config.js'
+import type { Axis } from '../../shared/kpi/sql.js'
 import { byIds } from './state-reader.js'
 
 /**
@@ -27,6 +29,22 @@ export const regimeStateReader = {
       having: `${anyRegimeSql(config)} OR has({ids:Array(String)}, incident_id)`,
     })
     const rows = await queryRows<Record<string, unknown>>(ch, sql, { ids: [...alsoIds] })
+    return rows.map(toRegimeFacts)
+  },
+  /**
+   * The incidents a regime applies to, as of `now` on one time axis (history, backfill): reduced from
+   * their facts with the same lifecycle rules as the state table (privacy facts are few beside the
+   * model facts, so no settled/changed split as the other entities have).
+   */
+  async asOf(
+    ch: ClickHouse,
+    now: Date,
+    axis: Axis,
+    config: RegimesConfig | undefined,
+  ): Promise<RegimeIncidentFacts[]> {
+    const state = stateFromFacts(incidentClockState, { asOf: { axis, param: 'now' } })
+    const sql = `SELECT * FROM (${state}) WHERE ${anyRegimeSql(config)}`
+    const rows = await queryRows<Record<string, unknown>>(ch, sql, { now: formatNowParam(now) })
     return rows.map(toRegimeFacts)
   },
 }

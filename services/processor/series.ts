@@ -18,6 +18,7 @@ import {
   toTransitionRow,
 } from '../../shared/kpi/breach-state.js'
 import type { KpiDefinition } from '../../shared/kpi/catalog.js'
+import { definitionVersions } from '../../shared/kpi/definition-log.js'
 import { Deadlines } from '../../shared/kpi/engine/deadlines.js'
 import type { Sample } from '../../shared/kpi/engine/sample.js'
 import { type EffectiveLifecycle, resolveLifecycle } from '../../shared/kpi/lifecycle.js'
@@ -133,6 +134,7 @@ const VALUE_COLUMNS: (keyof KpiValueRow)[] = [
   'ci_low',
   'ci_high',
   'reason',
+  'definition_version',
 ]
 
 /**
@@ -162,12 +164,15 @@ export interface EvaluationResult {
 export class SeriesEvaluator {
   private readonly series = new Map<string, Series>()
   private readonly byId: Map<string, KpiDefinition>
+  /** Each KPI's definition version, stamped on its values and transitions. */
+  private readonly versions: Map<string, string>
   /** KPIs whose every open breach has been loaded from the store: an unknown series of them is ok. */
   private readonly loadedKpis = new Set<string>()
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly deps: SeriesDeps) {
     this.byId = new Map(deps.kpis.map((k) => [k.id, k]))
+    this.versions = definitionVersions(deps.kpis, deps.config)
   }
 
   /** Firing breaches held by this replica, by severity. */
@@ -395,6 +400,7 @@ export class SeriesEvaluator {
       const judgement = judgeSample(sample, s.th)
       sample.uncertain = judgement.uncertain
       const row = staleRow(s, toKpiValueRow(s.kpi.id, s.scope, toMachine(sample), s.th, s.fp, judgement))
+      row.definition_version = this.versionOf(s.kpi.id)
       const key = rowKey(row)
       const w = s.written
       if (!w || w.key !== key || (s.aggregate && sample.at - w.at >= KPI_VALUE_HEARTBEAT_MS)) {
@@ -537,7 +543,7 @@ export class SeriesEvaluator {
           const identified = identify(s.kpi.id, s.scope, t, s.fp)
           const job = toAlertJob(s.kpi, identified, this.deps.baseUrl)
           const result = await this.deps.store.transition(s.fp, expected, next, {
-            row: toTransitionRow(identified),
+            row: toTransitionRow(identified, this.versionOf(s.kpi.id)),
             job,
             recordedAt: Date.now(),
           })
@@ -555,7 +561,7 @@ export class SeriesEvaluator {
           for (const t2 of retry.transitions) {
             const id2 = identify(s.kpi.id, s.scope, t2, s.fp)
             const r2 = await this.deps.store.transition(s.fp, result.current, openAfter(s, t2), {
-              row: toTransitionRow(id2),
+              row: toTransitionRow(id2, this.versionOf(s.kpi.id)),
               job: toAlertJob(s.kpi, id2, this.deps.baseUrl),
               recordedAt: Date.now(),
             })
@@ -581,7 +587,7 @@ export class SeriesEvaluator {
       writes.push(
         ch.client.insert({
           table: 'breach_transitions',
-          values: transitions.map(toTransitionRow),
+          values: transitions.map((t) => toTransitionRow(t, this.versionOf(t.kpiId))),
           format: 'JSONEachRow',
         }),
       )
@@ -595,6 +601,10 @@ export class SeriesEvaluator {
         await store.done(t.transitionId)
       }),
     )
+  }
+
+  private versionOf(kpiId: string): string {
+    return this.versions.get(kpiId) ?? ''
   }
 
   private updateGauges(): void {

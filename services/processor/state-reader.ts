@@ -5,12 +5,15 @@ import type { FairnessGroupFacts, ModelVersionFacts } from '../../shared/kpi/eng
 import { versionKey } from '../../shared/kpi/engine/model.js'
 import { type IncidentFacts, PRIVACY_WINDOWS } from '../../shared/kpi/engine/privacy.js'
 import {
+  type EntityStateDef,
   fairnessGroupState,
   findingState,
   incidentState,
   modelVersionState,
+  stateFromFacts,
   stateMergeSelect,
 } from '../../shared/kpi/entity-state.js'
+import type { Axis } from '../../shared/kpi/sql.js'
 import { factVocabulary } from '../../shared/kpi/vocabulary.js'
 
 /**
@@ -147,22 +150,65 @@ const GROUPS_BY_MODEL = stateMergeSelect(fairnessGroupState, {
 })
 
 /** Incidents that contribute at `now` or later without an event, plus `ids` whatever their state. */
-const INCIDENTS_LIVE = stateMergeSelect(incidentState, {
-  fields: INCIDENT_FIELDS,
-  having: `${ms('detected_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
+const INCIDENTS_LIVE_FILTER = `${ms('detected_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
     OR ${ms('contained_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
     OR ${ms('resolved_at')} > ${NOW} - ${PRIVACY_WINDOWS.durations}
     OR (notifiable AND regulator_notified_at IS NULL)
-    OR has({ids:Array(String)}, incident_id)`,
+    OR has({ids:Array(String)}, incident_id)`
+const INCIDENTS_LIVE = stateMergeSelect(incidentState, {
+  fields: INCIDENT_FIELDS,
+  having: INCIDENTS_LIVE_FILTER,
 })
 
 const NC = `kind IN ('${factVocabulary.majorNc}', '${factVocabulary.minorNc}')`
-const FINDINGS_LIVE = stateMergeSelect(findingState, {
-  fields: FINDING_FIELDS,
-  having: `(${NC} AND status IN (${factVocabulary.findingOpenStatuses.map((s) => `'${s}'`).join(', ')}))
+const FINDINGS_LIVE_FILTER = `(${NC} AND status IN (${factVocabulary.findingOpenStatuses.map((s) => `'${s}'`).join(', ')}))
     OR (${NC} AND ${ms('closed_at')} > ${NOW} - ${AUDIT_WINDOWS.closed})
-    OR (repeat_of IS NOT NULL AND ${ms('raised_at')} > ${NOW} - ${AUDIT_WINDOWS.repeats})`,
-})
+    OR (repeat_of IS NOT NULL AND ${ms('raised_at')} > ${NOW} - ${AUDIT_WINDOWS.repeats})`
+const FINDINGS_LIVE = stateMergeSelect(findingState, { fields: FINDING_FIELDS, having: FINDINGS_LIVE_FILTER })
+
+/**
+ * The same reads as of `{now}` on one time axis: the entities the live path would hold had only the facts
+ * that had happened (event_time) or were known (ingested_at) by then been inserted. An entity with no
+ * fact after `now` on that axis is as the state table holds it; the others are reduced again from their
+ * facts up to `now` (the same lifecycle rules, shared/kpi/entity-state.ts). So a time near the present
+ * costs the entities that changed since, not the whole history.
+ */
+function asOfSelect(def: EntityStateDef, axis: Axis, fields: readonly string[], where = '1'): string {
+  const stored = (name: string) => def.fields.some((f) => f.name === name)
+  // Without a last_event_at field the latest event time is the top bits of the order key (`version`).
+  const last =
+    axis === 'ingested_at' ? 'last_ingested_at' : stored('last_event_at') ? 'last_event_at' : 'version'
+  const settledBy =
+    last === 'version'
+      ? `bitShiftRight(version, 72) <= toUnixTimestamp64Milli({now:DateTime64(3)})`
+      : `${last} <= {now:DateTime64(3)}`
+  const keys = def.key.join(', ')
+  const columns = [...def.key, ...fields].join(', ')
+  const settled = stateMergeSelect(def, { fields: [...fields, last], having: settledBy })
+  const changed = stateFromFacts(def, {
+    where: `(${keys}) IN (SELECT ${keys} FROM ${def.facts} WHERE ${axis} > {now:DateTime64(3)})`,
+    asOf: { axis, param: 'now' },
+  })
+  return `SELECT ${columns}
+FROM (
+  SELECT ${columns} FROM (${settled})
+  UNION ALL
+  SELECT ${columns} FROM (${changed})
+)
+WHERE ${where}`
+}
+const AS_OF = {
+  event_time: asOfQueries('event_time'),
+  ingested_at: asOfQueries('ingested_at'),
+}
+function asOfQueries(axis: Axis) {
+  return {
+    incidents: asOfSelect(incidentState, axis, INCIDENT_FIELDS, INCIDENTS_LIVE_FILTER),
+    findings: asOfSelect(findingState, axis, FINDING_FIELDS, FINDINGS_LIVE_FILTER),
+    versions: asOfSelect(modelVersionState, axis, VERSION_FIELDS),
+    groups: asOfSelect(fairnessGroupState, axis, GROUP_FIELDS),
+  }
+}
 
 /**
  * Query parameters travel in the URL, which a ClickHouse server accepts up to http_max_uri_size (1 MiB by
@@ -199,6 +245,27 @@ export async function byIds<T>(
 }
 
 export const stateReader = {
+  /** Every entity the live path would hold at `now`, as of `now` on one time axis (history, backfill). */
+  async asOf(
+    ch: ClickHouse,
+    now: Date,
+    axis: Axis,
+  ): Promise<{
+    incidents: IncidentFacts[]
+    findings: FindingFacts[]
+    versions: ModelVersionFacts[]
+    groups: FairnessGroupFacts[]
+  }> {
+    const q = AS_OF[axis]
+    const params = { now: formatNowParam(now), ids: [] }
+    // One at a time: chDB runs parameterised queries one after another anyway.
+    const incidents = (await queryRows<Row>(ch, q.incidents, params)).map(toIncident)
+    const findings = (await queryRows<Row>(ch, q.findings, params)).map(toFinding)
+    const versions = (await queryRows<Row>(ch, q.versions, params)).map(toVersion)
+    const groups = (await queryRows<Row>(ch, q.groups, params)).map(toGroup)
+    return { incidents, findings, versions, groups }
+  },
+
   incidents: (ch: ClickHouse, ids: readonly string[]) => byIds(ch, INCIDENTS_BY_ID, ids, toIncident),
   findings: (ch: ClickHouse, ids: readonly string[]) => byIds(ch, FINDINGS_BY_ID, ids, toFinding),
 

@@ -423,9 +423,11 @@ export interface BreachTransitionRow {
   at: string
   /** 'stale': the series' stale alert (migration 0012); absent: a value breach. */
   condition?: 'stale'
+  /** The KPI definition version the transition was judged with (migration 0006); absent: ''. */
+  definition_version?: string
 }
 
-export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
+export function toTransitionRow(t: IdentifiedTransition, definitionVersion?: string): BreachTransitionRow {
   return {
     transition_id: t.transitionId,
     breach_id: t.breachId,
@@ -441,6 +443,7 @@ export function toTransitionRow(t: IdentifiedTransition): BreachTransitionRow {
     started_at: toClickHouseTime(t.startedAt),
     at: toClickHouseTime(t.at),
     ...(t.stale ? { condition: 'stale' as const } : {}),
+    ...(definitionVersion === undefined ? {} : { definition_version: definitionVersion }),
   }
 }
 
@@ -460,6 +463,8 @@ export interface KpiValueRow {
   ci_high: number | null
   /** Lines of `code: detail`: not estimable, uncertain, excluded groups, derived, disagreement; '' if none. */
   reason: string
+  /** The KPI definition version the value was computed with (migration 0006); absent: ''. */
+  definition_version?: string
 }
 
 /** The `code` of each `code: detail` line of a reason (what machines read; the detail is for people). */

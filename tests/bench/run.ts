@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- ingest|alerts|processor|review-pack ...]`: the project's performance figures, each next to the
+ * `npm run bench [-- ingest|alerts|processor|review-pack|backfill ...]`: the project's performance figures, each next to the
  * baseline or goal its issue names, measured in this run on this machine.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startLocalKafka } from '../../deploy/kafka/local-broker.js'
 import { benchAlertLatency } from './alert-latency.js'
+import { benchBackfill, formatBackfillBench } from './backfill.js'
 import { benchIngest } from './ingest.js'
 import { benchProcessor, formatProcessorBench } from './processor.js'
 import { benchReviewPack, formatReviewPackBench } from './review-pack.js'
@@ -17,10 +18,13 @@ const log = (s: string) => process.stderr.write(`[bench] ${s}\n`)
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000)
 
 const workDir = await mkdtemp(join(tmpdir(), 'aims-bench-'))
-const kafka = process.env.KAFKA_BROKERS
-  ? undefined
-  : await startLocalKafka({ dataDir: join(workDir, 'kafka'), port: 0 })
-const brokers = process.env.KAFKA_BROKERS?.split(',') ?? kafka!.brokers
+// The backfill bench reads ClickHouse only: no broker started for it alone.
+const needsKafka = ['ingest', 'processor', 'alerts'].some(want)
+const kafka =
+  process.env.KAFKA_BROKERS || !needsKafka
+    ? undefined
+    : await startLocalKafka({ dataDir: join(workDir, 'kafka'), port: 0 })
+const brokers = process.env.KAFKA_BROKERS?.split(',') ?? kafka?.brokers ?? []
 const report: string[] = []
 const resultsDir = new URL('../../bench-results/', import.meta.url)
 /** Each benchmark's figures as JSON in bench-results/, beside the printed report. */
@@ -64,6 +68,15 @@ try {
     const r = await benchReviewPack(workDir, log, { scale: Number(process.env.BENCH_PACK_SCALE ?? 1) })
     await save('review-pack', r)
     report.push(formatReviewPackBench(r))
+  }
+  if (want('backfill')) {
+    // BENCH_BACKFILL_FACTS: fact rows generated (the issue's figure: 10000000); BENCH_BACKFILL_DAYS: steps.
+    const r = await benchBackfill(workDir, log, {
+      facts: Number(process.env.BENCH_BACKFILL_FACTS ?? 120_000),
+      days: Number(process.env.BENCH_BACKFILL_DAYS ?? 120),
+    })
+    await save('backfill', r)
+    report.push(formatBackfillBench(r))
   }
 } catch (err) {
   failed = true
