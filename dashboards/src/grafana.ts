@@ -563,6 +563,24 @@ export function customVariable(name: string, label: string, values: readonly str
   }
 }
 
+/**
+ * A free-text variable with a default, set per installation in the URL (`var-<name>=...`) or the
+ * dashboard settings: an address Grafana cannot know, such as where the review page is served.
+ */
+export function textboxVariable(name: string, label: string, value: string, description: string): Variable {
+  return {
+    name,
+    label,
+    description,
+    type: 'textbox',
+    query: value,
+    current: { selected: false, text: value, value },
+    options: [{ selected: true, text: value, value }],
+    hide: 0,
+    skipUrlSync: false,
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Dashboards
 

@@ -34,7 +34,7 @@ import {
   TO_MS,
   daysUntilEnd,
 } from './sql.js'
-import { businessUnitVar, modelVar, standardVar } from './variables.js'
+import { businessUnitVar, modelVar, reviewUrlVar, standardVar } from './variables.js'
 
 const REVIEW = 'ISO/IEC 27001:2022 and ISO/IEC 42001:2023 clause 9.3.2'
 
@@ -655,6 +655,40 @@ const audit: Panel[] = [
 ]
 
 /**
+ * The frozen management review packs (npm run review-pack): which packs exist for which period, the hash
+ * chain that `--verify` checks, and a link to each pack on the review page (the pack itself is served
+ * there, behind its sign-in; Grafana reads only these columns of review_packs, never the pack bodies).
+ */
+const packs: Panel[] = [
+  table({
+    title: 'Review packs',
+    description:
+      'Management review packs generated for a period (clause 9.3.2 inputs of ISO/IEC 27001 and 42001, frozen with a manifest of input hashes). Each pack chains to the previous one by sha256; `npm run review-pack -- --verify <pack>` recomputes every figure. Newest first; opens on the review page (set the Review page variable to its address).',
+    w: 24,
+    h: 8,
+    sql: `
+      SELECT pack_id, period, period_start, period_end, generated_at,
+        substring(sha256, 1, 16) AS manifest_sha256, substring(prev_sha256, 1, 16) AS previous_sha256
+      FROM review_packs
+      ORDER BY generated_at DESC
+      LIMIT 100`,
+    columns: [
+      {
+        name: 'pack_id',
+        title: 'Pack',
+        link: { title: 'Open the pack', url: '${review_url}/api/review-packs/${__value.raw}?format=html' },
+      },
+      { name: 'period', title: 'Period' },
+      { name: 'period_start', title: 'From', unit: 'dateTimeAsIso' },
+      { name: 'period_end', title: 'To', unit: 'dateTimeAsIso' },
+      { name: 'generated_at', title: 'Frozen at', unit: 'dateTimeAsIso' },
+      { name: 'manifest_sha256', title: 'Manifest sha256' },
+      { name: 'previous_sha256', title: 'Previous pack sha256' },
+    ],
+  }),
+]
+
+/**
  * A change of a KPI's definition (threshold, window, SQL, fairness settings) marked on every trend: values
  * before and after it were computed differently (kpi_definition_changes, written when a processor or a
  * backfill first runs with a new version; a KPI's first version is not a change).
@@ -678,7 +712,7 @@ export const managementReview = dashboard({
   description:
     'Management review inputs (ISO/IEC 27001:2022 and ISO/IEC 42001:2023 clause 9.3.2): KPI scorecard, breaches, trends, privacy incidents vs the 72-hour rule, models accuracy vs bias, open nonconformities. The time picker selects the review period.',
   tags: ['aims', 'iso27001', 'iso42001', 'management-review', 'clause-9.3'],
-  variables: [standardVar, businessUnitVar, modelVar],
+  variables: [standardVar, businessUnitVar, modelVar, reviewUrlVar],
   links: [
     { title: 'Privacy incidents', uid: UIDS.privacy, tooltip: 'Drill-down: privacy incidents and the 72-hour rule' },
     { title: 'Model fairness', uid: UIDS.fairness, tooltip: 'Drill-down: per model, protected attribute and version' },
@@ -692,6 +726,7 @@ export const managementReview = dashboard({
     { title: 'Privacy incidents vs the 72-hour rule', panels: privacy },
     { title: 'AI models: accuracy vs bias', panels: models },
     { title: 'Audit: open nonconformities and corrective actions', panels: audit },
+    { title: 'Management review packs (frozen, verifiable)', panels: packs },
   ],
   annotations: [DEFINITION_CHANGES],
 })

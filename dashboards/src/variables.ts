@@ -1,4 +1,4 @@
-import { customVariable, queryVariable, type Variable } from './grafana.js'
+import { customVariable, queryVariable, textboxVariable, type Variable } from './grafana.js'
 
 /** Template variables shared by the dashboards (same names, so links carry the selection across). */
 
@@ -29,4 +29,11 @@ export const modelVar: Variable = queryVariable(
   WHERE $__conditionalAll(business_unit IN (\${business_unit:singlequote}), $business_unit)
   ORDER BY model_id`,
   'AI models (model_id) of the selected business units.',
+)
+
+export const reviewUrlVar: Variable = textboxVariable(
+  'review_url',
+  'Review page',
+  'http://127.0.0.1:8080',
+  "Where the pipeline's review page is served (its PUBLIC_BASE_URL): the review packs open there.",
 )

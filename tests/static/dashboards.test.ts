@@ -204,6 +204,7 @@ describe('management review', () => {
     expect((review.templating?.list ?? []).map((v) => v.name).sort()).toEqual([
       'business_unit',
       'model',
+      'review_url',
       'standard',
     ])
     const scorecard = panels.find((p) => p.title === 'KPI scorecard')!

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { generatePack } from '../../../services/review-pack/pack.js'
 import type { ClickHouse } from '../../../shared/clickhouse/client.js'
 import {
   type ClickHouseTarget,
@@ -74,7 +75,8 @@ async function resolveVariables(
   const queries = new Map(clickHouseVariables(d).map((v) => [v.name, v.sql]))
   for (const v of d.templating?.list ?? []) {
     let options: string[]
-    if (v.type === 'custom')
+    if (v.type === 'textbox') options = [String(v.query)]
+    else if (v.type === 'custom')
       options = String(v.query)
         .split(',')
         .map((s) => s.trim())
@@ -126,6 +128,9 @@ beforeAll(async () => {
   // not inserted by hand: the panels are checked against what the product really writes.
   stack = await loadRealisticDataset(testConfig())
   ch = stack.ch
+  // A review pack of last month, frozen the way `npm run review-pack` does, for the packs panel.
+  const lastMonth = new Date(Date.now() - 30 * DAY).toISOString().slice(0, 7)
+  await generatePack(ch, { period: lastMonth })
   const now = Date.now() + 1000
   range = { from: new Date(now - 120 * DAY), to: new Date(now) }
   for (const d of dashboards) {
