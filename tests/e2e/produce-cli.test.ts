@@ -19,7 +19,7 @@ function produce(args: string[], env: Record<string, string> = {}) {
 describe('npm run produce', () => {
   it('--shift-to-now keeps every example valid', () => {
     const r = produce(['--dry-run', '--shift-to-now', 'shared/events/examples/privacy-incidents.jsonl'])
-    expect(r).toMatchObject({ code: 0, stdout: 'sent 0 (dry run, 11 valid), invalid 0\n' })
+    expect(r).toMatchObject({ code: 0, stdout: 'sent 0 (dry run, 13 valid), invalid 0\n' })
   })
 
   it('--ocsf validates OCSF findings with the collector mapping', () => {

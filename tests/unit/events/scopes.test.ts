@@ -55,8 +55,8 @@ describe('scopesOf', () => {
   it('coalesces the scopes of a batch: one per entity however many lifecycle steps', () => {
     const all = allValidLines().map((line) => event(JSON.parse(line)))
     const scopes = distinctScopes(all.flatMap(scopesOf))
-    // 3 incidents; 3 (model, version, environment) slices, as two evaluations share one; 4 findings.
-    expect(scopes.filter((s) => s.area === 'privacy')).toHaveLength(3)
+    // 4 incidents; 3 (model, version, environment) slices, as two evaluations share one; 4 findings.
+    expect(scopes.filter((s) => s.area === 'privacy')).toHaveLength(4)
     expect(scopes.filter((s) => s.area === 'model')).toHaveLength(3)
     expect(scopes.filter((s) => s.area === 'audit')).toHaveLength(4)
     expect(new Set(scopes.map(scopeKey)).size).toBe(scopes.length)
