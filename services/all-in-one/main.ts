@@ -16,6 +16,7 @@ import { startAlerter } from '../alerter/alerter.js'
 import { startCollector } from '../collector/collector.js'
 import { runDemoFeed } from '../demo/feed.js'
 import { startProcessor } from '../processor/processor.js'
+import { backfillDemoHistory } from './demo-history.js'
 import { createStartup, type Step } from './startup.js'
 import { createSummary, formatSummary, storedTotals } from './summary.js'
 
@@ -193,20 +194,37 @@ await runService(
       if (cfg.DEMO) {
         const demoAbort = new AbortController()
         const demo = startup.step('demo feed: history')
+        const months = 4
+        const since = new Date()
+        let trends: Promise<void> | undefined
         const feed = runDemoFeed({
           kafka,
           topics: topicNames(cfg),
           seed: 42,
           history: true,
-          months: 4,
+          months,
           rate: 5,
           log: log.child({ component: 'demo' }),
           signal: demoAbort.signal,
           onProgress: (done, total, phase) => {
-            if (phase !== 'history') return
+            if (phase !== 'history' || trends) return
             demo.note(`${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} events`)
-            if (done === total)
-              demo.done(`${total.toLocaleString('en-US')} events; live events follow at 5/s`)
+            if (done < total) return
+            demo.done(`${total.toLocaleString('en-US')} events; live events follow at 5/s`)
+            const step = startup.step('demo history: daily KPI trends')
+            trends = backfillDemoHistory({
+              ch,
+              config: aimsConfig,
+              events: total,
+              since,
+              months,
+              step,
+              log: log.child({ component: 'demo-history' }),
+              signal: demoAbort.signal,
+            }).catch((err) => {
+              step.fail()
+              log.error({ err }, 'demo history backfill failed')
+            })
           },
         }).catch((err) => {
           demo.fail()
@@ -215,6 +233,7 @@ await runService(
         stops.push(async () => {
           demoAbort.abort()
           await feed
+          await trends
         })
       }
 
