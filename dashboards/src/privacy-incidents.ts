@@ -90,7 +90,7 @@ const summary: Panel[] = [
 const rule72h: Panel[] = [
   table({
     title: 'GDPR Art. 33 notification clock',
-    description: `Every notifiable incident detected in the period: hours from detection to notification of the supervisory authority, or hours elapsed at the end of the period if not yet notified, coloured by the catalog clock thresholds (${clock.thresholds.warning} h warning, ${clock.thresholds.critical} h critical). Evidences ISO/IEC 27001:2022 A.5.5 (contact with authorities), A.5.26, A.5.34 and ISO/IEC 42001:2023 A.8.4.`,
+    description: `Every notifiable incident detected in the period: hours from awareness (detection when no awareness time is given: GDPR Art. 33's anchor) to notification of the supervisory authority, or hours elapsed at the end of the period if not yet notified, coloured by the catalog clock thresholds (${clock.thresholds.warning} h warning, ${clock.thresholds.critical} h critical). Evidences ISO/IEC 27001:2022 A.5.5 (contact with authorities), A.5.26, A.5.34 and ISO/IEC 42001:2023 A.8.4.`,
     w: 14,
     h: 9,
     sql: `
@@ -100,8 +100,9 @@ const rule72h: Panel[] = [
         business_unit,
         status,
         detected_at,
+        awareness_at,
         notified_at,
-        round(if(notified_at IS NULL, ${hoursUntilEnd('detected_at')}, ${hoursBetween('detected_at', 'notified_at')}), 1) AS hours,
+        round(if(notified_at IS NULL, ${hoursUntilEnd('ifNull(awareness_at, detected_at)')}, ${hoursBetween('ifNull(awareness_at, detected_at)', 'notified_at')}), 1) AS hours,
         multiIf(
           notified_at IS NOT NULL AND hours <= 72, 'notified within 72 h',
           notified_at IS NOT NULL, 'notified late',
@@ -116,6 +117,7 @@ const rule72h: Panel[] = [
       { name: 'business_unit', title: 'Business unit' },
       { name: 'status', title: 'Status' },
       { name: 'detected_at', title: 'Detected', unit: 'dateTimeAsIso' },
+      { name: 'awareness_at', title: 'Aware', unit: 'dateTimeAsIso' },
       { name: 'notified_at', title: 'Regulator notified', unit: 'dateTimeAsIso' },
       { name: 'hours', title: 'Hours', unit: 'h', steps: kpiSteps(clock) },
       { name: 'outcome', title: '72-hour rule' },

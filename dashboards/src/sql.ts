@@ -41,6 +41,7 @@ export const INCIDENTS = `SELECT
       argMax(business_unit, ${K}) AS business_unit,
       argMax(notifiable, ${K}) AS notifiable,
       argMax(detected_at, ${K}) AS detected_at,
+      argMaxIf(awareness_at, ${K}, awareness_at IS NOT NULL) AS awareness_at,
       argMaxIf(occurred_at, ${K}, occurred_at IS NOT NULL) AS occurred_at,
       argMaxIf(contained_at, ${K}, contained_at IS NOT NULL) AS contained_at,
       argMaxIf(resolved_at, ${K}, resolved_at IS NOT NULL) AS resolved_at,

@@ -47,6 +47,7 @@ function toIncident(r: Row): IncidentFacts {
     containedAt: time(r.contained_at),
     resolvedAt: time(r.resolved_at),
     notifiedAt: time(r.regulator_notified_at),
+    awarenessAt: time(r.awareness_at),
     recordsAffected: BigInt(String(r.records_affected ?? 0)),
   }
 }
@@ -109,6 +110,7 @@ const INCIDENT_FIELDS = [
   'contained_at',
   'resolved_at',
   'regulator_notified_at',
+  'awareness_at',
   'records_affected',
 ]
 const FINDING_FIELDS = [

@@ -105,7 +105,7 @@ export const nonconformitiesResponse = z.object({
 
 /** Notifiable incidents (latest state): those detected since `{since}` and every one not yet notified. */
 export const NOTIFIABLE_INCIDENTS_SQL = `
-SELECT incident_id, severity, status, category, business_unit, detected_at,
+SELECT incident_id, severity, status, category, business_unit, detected_at, awareness_at,
        regulator_notified_at AS notified_at, records_affected
 FROM (${stateMergeSelect(incidentState)})
 WHERE notifiable AND (detected_at >= {since:DateTime64(3)} OR regulator_notified_at IS NULL)
@@ -495,7 +495,7 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
     {
       schema: {
         summary:
-          'Notifiable privacy incidents against the GDPR Art. 33 72-hour rule: detected and notified times, hours to notify or hours open (latest state per incident)',
+          'Notifiable privacy incidents against the GDPR Art. 33 72-hour rule: detected, aware and notified times, hours to notify or hours open from awareness (detection when no awareness time is given; latest state per incident)',
         tags: ['views'],
         querystring: incidentsQuery,
         response: { 200: incidentsResponse, ...protectedErrors },
@@ -517,10 +517,12 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
       const summary = { total: 0, notifiedOnTime: 0, notifiedLate: 0, running: 0, overdue: 0 }
       const incidents = rows.reverse().map((r) => {
         const detectedAt = isoOf(r.detected_at)!
+        const awarenessAt = isoOf(r.awareness_at)
         const notifiedAt = isoOf(r.notified_at)
-        const detected = Date.parse(detectedAt)
-        const hoursToNotify = notifiedAt ? (Date.parse(notifiedAt) - detected) / HOUR : null
-        const hoursOpen = notifiedAt ? null : Math.max(0, (now.getTime() - detected) / HOUR)
+        // The clock's start as the KPI has it (shared/kpi/engine/privacy.ts clockStart).
+        const start = Date.parse(awarenessAt ?? detectedAt)
+        const hoursToNotify = notifiedAt ? (Date.parse(notifiedAt) - start) / HOUR : null
+        const hoursOpen = notifiedAt ? null : Math.max(0, (now.getTime() - start) / HOUR)
         const clockHours = (hoursToNotify ?? hoursOpen)!
         const state =
           hoursToNotify !== null
@@ -557,6 +559,7 @@ const views: HttpArea<ViewsDeps> = async (app, deps) => {
           businessUnit: r.business_unit,
           recordsAffected: num(r.records_affected),
           detectedAt,
+          awarenessAt,
           notifiedAt,
           hoursToNotify,
           hoursOpen,

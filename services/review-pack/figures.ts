@@ -318,7 +318,9 @@ async function auditFigures(ch: ClickHouse, params: Record<string, string>): Pro
 async function incidentFigures(ch: ClickHouse, params: Record<string, string>): Promise<Figure[]> {
   const deadlineMs = factVocabulary.notificationDeadlineHours * 3_600_000
   const incidents = knownAtSql(stateFromFacts(incidentState, { asOf: { axis: 'event_time', param: 'now' } }))
-  const notifiedMs = 'toUnixTimestamp64Milli(regulator_notified_at) - toUnixTimestamp64Milli(detected_at)'
+  // The 72 hours run from awareness, else detection (shared/kpi/engine/privacy.ts clockStart).
+  const notifiedMs =
+    'toUnixTimestamp64Milli(regulator_notified_at) - toUnixTimestamp64Milli(ifNull(awareness_at, detected_at))'
   const rows = await queryRows<{
     severity: string
     detected: string

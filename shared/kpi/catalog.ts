@@ -331,7 +331,7 @@ const definitions: KpiDefinition[] = [
     id: 'privacy.notified_within_72h_ratio',
     title: 'Notifiable incidents notified within 72 h',
     description:
-      'Of the notifiable incidents detected in the last 90 days whose outcome is known (notified, or 72 h passed), the share notified to the regulator within 72 h of detection (GDPR Art. 33).',
+      'Of the notifiable incidents detected in the last 90 days whose outcome is known (notified, or 72 h passed), the share notified to the regulator within 72 h of becoming aware (GDPR Art. 33; awareness is the awarenessAt of the incident, else its detection time).',
     unit: 'ratio',
     direction: 'higher_is_better',
     area: 'privacy',
@@ -345,7 +345,7 @@ const definitions: KpiDefinition[] = [
     id: 'privacy.notification_clock_hours',
     title: '72-hour notification clock',
     description:
-      'Per notifiable incident not yet notified to the regulator: hours since detection (warning at 48 h, critical at 72 h), sampled exactly at each mark. Reads 0 once notified or no longer notifiable (so an open breach resolves through a value), then the series ends.',
+      'Per notifiable incident not yet notified to the regulator: hours since becoming aware (awarenessAt, else detection; warning at 48 h, critical at 72 h), sampled exactly at each mark. Reads 0 once notified or no longer notifiable (so an open breach resolves through a value), then the series ends.',
     unit: 'hours',
     direction: 'lower_is_better',
     area: 'privacy',

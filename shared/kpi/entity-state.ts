@@ -47,6 +47,11 @@ export interface StateField {
   given?: string
   reduce: FieldKind
   encoding?: Encoding
+  /**
+   * The migration that added the field to a state table already created (absent: migration 0003). An
+   * applied migration never changes, so a later field comes with its own (`entityStateEvolution`).
+   */
+  since?: string
 }
 
 export interface EntityStateDef {
@@ -107,6 +112,9 @@ export const incidentState: EntityStateDef = {
     optionalTime('closed_at', { kind: 'stage', rank: 5 }),
     // A notification cannot be unsent: the latest time given stands.
     optionalTime('regulator_notified_at', { kind: 'sticky' }),
+    // When the controller became aware (GDPR Art. 33's anchor; the incident contract's optional field):
+    // the latest time given stands, like the regimes' own state (shared/kpi/regime-state.ts).
+    { ...optionalTime('awareness_at', { kind: 'sticky' }), since: '0018' },
   ],
 }
 
@@ -338,6 +346,11 @@ export function stateBackfill(def: EntityStateDef): string {
   return `INSERT INTO ${def.table}\n${stateSelect(def)}`
 }
 
+/** A definition as a given migration left it: without the fields added by later ones. */
+function asOfMigration(def: EntityStateDef, version: string): EntityStateDef {
+  return { ...def, fields: def.fields.filter((f) => (f.since ?? '0003') <= version) }
+}
+
 /** The migration creating every state table, its view and its back-fill, in that order. */
 export function entityStateMigration(): string {
   const header = `-- Entity state kept by ClickHouse at insert: generated from shared/kpi/entity-state.ts (a unit test
@@ -354,9 +367,46 @@ export function entityStateMigration(): string {
   )
   const parts = [
     ...alters,
-    ...ENTITY_STATES.flatMap((def) => [stateTableDdl(def), stateViewDdl(def), stateBackfill(def)]),
+    ...ENTITY_STATES.map((def) => asOfMigration(def, '0003')).flatMap((def) => [
+      stateTableDdl(def),
+      stateViewDdl(def),
+      stateBackfill(def),
+    ]),
   ]
   return `${header}\n${parts.map((p) => `${p};`).join('\n\n')}\n`
+}
+
+/**
+ * A later migration adding fields to existing state tables: per table, the new aggregate columns, the
+ * view's query replaced in place (no moment without a view, so no insert is missed), and the new columns
+ * back-filled from the facts stored before (rows holding only the new states; the other columns stay
+ * empty states, which merge into the entity's row as nothing).
+ */
+export function entityStateEvolution(version: string, header: string): string {
+  const parts = ENTITY_STATES.flatMap((full) => {
+    const added = full.fields.filter((f) => f.since === version)
+    if (added.length === 0) return []
+    const def = asOfMigration(full, version)
+    const cols = added.flatMap(columns)
+    const keys = def.key.map((k) => `toString(${k}) AS ${k}`)
+    return [
+      `ALTER TABLE ${def.table}\n${cols.map((c) => `  ADD COLUMN IF NOT EXISTS ${c.name} AggregateFunction(${c.fn}, ${c.args})`).join(',\n')}`,
+      `ALTER TABLE ${def.table}_mv MODIFY QUERY\n${stateSelect(def)}`,
+      `INSERT INTO ${def.table} (${[...def.key, ...cols.map((c) => c.name)].join(', ')})\nSELECT\n${[...keys, ...cols.map((c) => `${c.aggregate('State')} AS ${c.name}`)].map((c) => `  ${c}`).join(',\n')}\nFROM (${rankedFacts(def)})\nGROUP BY ${def.key.join(', ')}`,
+    ]
+  })
+  return `${header}\n${parts.map((p) => `${p};`).join('\n\n')}\n`
+}
+
+/** Migration 0018: the incidents' awareness time, the GDPR Art. 33 clock's anchor, in incident_state. */
+export function awarenessStateMigration(): string {
+  return entityStateEvolution(
+    '0018',
+    `-- The incidents' awareness time in incident_state (issue 13: GDPR Art. 33's 72 hours run from awareness):
+-- generated from shared/kpi/entity-state.ts (a unit test checks this file is exactly what it generates).
+-- The state view's query is replaced in place and the new column back-filled from the stored facts.
+`,
+  )
 }
 
 /** The decoded fields over an inner query whose columns are the stored values. */

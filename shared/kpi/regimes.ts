@@ -9,9 +9,9 @@ import { factVocabulary } from './vocabulary.js'
  * (engine/regime-clocks.ts), the KPIs, the read API and the page all read this list.
  *
  * Anchors:
- * - `detected`: the incident's detectedAt (the v1 72-hour clock's anchor, kept for GDPR Art. 33);
+ * - `detected`: the incident's detectedAt (DORA's 24 h cap);
  * - `awareness`: awarenessAt, else detectedAt (a v1 producer that sends no awareness time means
- *   "aware when detected");
+ *   "aware when detected"): GDPR Art. 33's 72 hours, NIS2, HIPAA;
  * - `classified`: classifiedAt (DORA: the incident classified as major); no clock before it, except
  *   that a `cap` from another anchor still bounds the step;
  * - `{ afterStep }`: the time the report of an earlier step of the same regime was sent (NIS2's final
@@ -51,12 +51,13 @@ export const REGIMES: readonly Regime[] = [
     id: 'gdpr_art33',
     title: 'GDPR Art. 33: notification to the supervisory authority',
     reference: 'Regulation (EU) 2016/679, Art. 33(1)',
-    // The v1 72-hour clock: applies to incidents marked notifiable, stopped by regulatorNotifiedAt.
+    // The 72-hour clock (privacy.notification_clock_hours): applies to incidents marked notifiable,
+    // runs from awareness (engine/privacy.ts clockStart), stopped by regulatorNotifiedAt.
     steps: [
       {
         id: 'notification',
         title: 'Notification',
-        anchor: 'detected',
+        anchor: 'awareness',
         allowed: { hours: factVocabulary.notificationDeadlineHours },
       },
     ],

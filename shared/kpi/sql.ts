@@ -51,6 +51,9 @@ const mean = (sum: string, n: string, unit: number) =>
 
 export type Axis = 'event_time' | 'ingested_at'
 
+/** The 72-hour clock's start over an incident's state: awareness, else detection (engine/privacy.ts). */
+const CLOCK_START_MS = `ifNull(${msOf('awareness_at')}, ${msOf('detected_at')})`
+
 export function privacyReferenceSql(axis?: Axis, config?: ResolverConfig): string {
   const deadline = factVocabulary.notificationDeadlineHours * HOUR_MS
   const state = stateFromFacts(incidentState, { asOf: asOfOn(axis) })
@@ -73,18 +76,19 @@ FROM (
     sumIf(toInt64(cont - det), c90) AS mttc_sum, countIf(c90) AS mttc_n,
     sumIf(toInt64(res - det), r90) AS mttr_sum, countIf(r90) AS mttr_n,
     countIf(dec) AS decided,
-    countIf(dec AND noti IS NOT NULL AND noti - det <= ${deadline}) AS on_time
+    countIf(dec AND noti IS NOT NULL AND noti - aware <= ${deadline}) AS on_time
   FROM (
     SELECT *,
       ${within('det', PRIVACY_WINDOWS.opened)} AS d30,
       ${within('det', PRIVACY_WINDOWS.durations)} AS d90,
       cont IS NOT NULL AND ${within('cont', PRIVACY_WINDOWS.durations)} AS c90,
       res IS NOT NULL AND ${within('res', PRIVACY_WINDOWS.durations)} AS r90,
-      notifiable AND d90 AND (noti IS NOT NULL OR __now - det >= ${deadline}) AS dec
+      notifiable AND d90 AND (noti IS NOT NULL OR __now - aware >= ${deadline}) AS dec
     FROM (
       SELECT severity, notifiable, records_affected, ${NOW_MS} AS __now,
         ${msOf('detected_at')} AS det, ${msOf('occurred_at')} AS occ, ${msOf('contained_at')} AS cont,
-        ${msOf('resolved_at')} AS res, ${msOf('regulator_notified_at')} AS noti
+        ${msOf('resolved_at')} AS res, ${msOf('regulator_notified_at')} AS noti,
+        ${CLOCK_START_MS} AS aware
       FROM (${state})
     )
   )
@@ -94,7 +98,7 @@ ARRAY JOIN [
 ] AS r
 UNION ALL
 SELECT 'privacy.notification_clock_hours' AS kpi_id, CAST(map('incident_id', incident_id), '${MAP_TYPE}') AS scope,
-  CAST(greatest(0, (${NOW_MS} - ${msOf('detected_at')}) / ${HOUR_MS}) AS Nullable(Float64)) AS value
+  CAST(greatest(0, (${NOW_MS} - ${CLOCK_START_MS}) / ${HOUR_MS}) AS Nullable(Float64)) AS value
 FROM (${state})
 WHERE notifiable AND regulator_notified_at IS NULL
 UNION ALL

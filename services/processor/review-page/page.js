@@ -1030,7 +1030,10 @@
       id: i.incidentId,
       level: i.level,
       hours: i.clockHours.toFixed(1),
-      meta: `${i.severity} · ${i.businessUnit || 'unassigned'} · detected ${shortDate(i.detectedAt)}`,
+      // The clock runs from awareness when the incident gives it; both times are shown then.
+      meta: `${i.severity} · ${i.businessUnit || 'unassigned'} · detected ${shortDate(i.detectedAt)}${
+        i.awarenessAt && i.awarenessAt !== i.detectedAt ? ` · aware ${shortDate(i.awarenessAt)}` : ''
+      }`,
       left: deadline - i.clockHours,
     }))
     reconcile(

@@ -154,7 +154,8 @@ function mapParsed(f: OcsfFinding): ParseResult {
   )
 
   // ----- lifecycle times -----
-  // Awareness: OCSF has no such attribute. unmapped.aims.detectedAt, else the earliest finding's created_time.
+  // Detection: unmapped.aims.detectedAt, else the earliest finding's created_time (awareness, which OCSF
+  // has no attribute for either, is unmapped.aims.awarenessAt, else detection).
   const created = findings.map((x) => x.created_time).filter((t): t is number => t !== undefined)
   let detectedAt = isoOf(ext.detectedAt)
   from('detectedAt', 'unmapped.aims.detectedAt')
@@ -210,6 +211,13 @@ function mapParsed(f: OcsfFinding): ParseResult {
   }
   const regulatorNotifiedAt = isoOf(ext.regulatorNotifiedAt)
   from('regulatorNotifiedAt', 'unmapped.aims.regulatorNotifiedAt')
+  // The notification clocks' fields (shared/kpi/regimes.ts) have no OCSF attribute either.
+  const awarenessAt = isoOf(ext.awarenessAt)
+  const classifiedAt = isoOf(ext.classifiedAt)
+  const reports = ext.reports?.map((r) => ({ ...r, sentAt: isoOf(r.sentAt)! }))
+  for (const field of ['awarenessAt', 'classifiedAt', 'regimes', 'jurisdictions', 'reports'] as const) {
+    from(field, `unmapped.aims.${field}`)
+  }
 
   // The contract's status: OCSF's phase, refined by what the extension says happened while open.
   const status =
@@ -254,6 +262,11 @@ function mapParsed(f: OcsfFinding): ParseResult {
     ...(closedAt !== undefined ? { closedAt } : {}),
     notifiable,
     ...(regulatorNotifiedAt !== undefined ? { regulatorNotifiedAt } : {}),
+    ...(awarenessAt !== undefined ? { awarenessAt } : {}),
+    ...(classifiedAt !== undefined ? { classifiedAt } : {}),
+    ...(ext.regimes !== undefined ? { regimes: ext.regimes } : {}),
+    ...(ext.jurisdictions !== undefined ? { jurisdictions: ext.jurisdictions } : {}),
+    ...(reports !== undefined ? { reports } : {}),
     recordsAffected: ext.recordsAffected ?? 0,
     dataSubjectsAffected: ext.dataSubjectsAffected ?? 0,
     ...(ext.aiSystemId !== undefined ? { aiSystemId: ext.aiSystemId } : {}),

@@ -64,8 +64,18 @@ const findingInfoSchema = z.looseObject({
  * `containedAt` is not silently ignored.
  */
 export const aimsExtensionSchema = z.strictObject({
-  /** When the organisation became aware (GDPR Art. 33's 72-hour clock starts here). */
+  /** When the incident was detected (also the awareness time when `awarenessAt` is not given). */
   detectedAt: extensionTime.optional(),
+  /** When the controller became aware (GDPR Art. 33's 72 hours, NIS2 and HIPAA run from here). */
+  awarenessAt: extensionTime.optional(),
+  /** When the incident was classified as major (DORA's initial notification runs from here). */
+  classifiedAt: extensionTime.optional(),
+  /** The notification regimes that apply, the jurisdictions concerned, and the reports sent (the contract checks them). */
+  regimes: z.array(z.string()).optional(),
+  jurisdictions: z.array(z.string()).optional(),
+  reports: z
+    .array(z.strictObject({ regime: z.string(), step: z.string(), sentAt: extensionTime }))
+    .optional(),
   /** When the incident was contained. */
   containedAt: extensionTime.optional(),
   /** When it was resolved (default: the event's time once status_id says resolved or closed). */

@@ -24,8 +24,13 @@ export interface IncidentFacts {
   containedAt: number | null
   resolvedAt: number | null
   notifiedAt: number | null
+  /** When the controller became aware (null: not given, aware when detected). */
+  awarenessAt: number | null
   recordsAffected: bigint
 }
+
+/** Where the 72 hours of GDPR Art. 33 run from: awareness, else detection (v1 events give no awareness). */
+export const clockStart = (i: IncidentFacts): number => i.awarenessAt ?? i.detectedAt
 
 export const SEVERITIES = ['low', 'medium', 'high', 'critical'] as const
 
@@ -47,7 +52,7 @@ interface Contribution {
 function contribution(i: IncidentFacts, now: number): Contribution {
   const opened = inWindow(i.detectedAt, PRIVACY_WINDOWS.opened, now)
   const d90 = inWindow(i.detectedAt, PRIVACY_WINDOWS.durations, now)
-  const decided = i.notifiable && d90 && (i.notifiedAt !== null || now - i.detectedAt >= DEADLINE)
+  const decided = i.notifiable && d90 && (i.notifiedAt !== null || now - clockStart(i) >= DEADLINE)
   return {
     opened: opened ? i.severity : null,
     records: opened ? i.recordsAffected : 0n,
@@ -61,7 +66,7 @@ function contribution(i: IncidentFacts, now: number): Contribution {
         ? BigInt(i.resolvedAt - i.detectedAt)
         : null,
     decided,
-    onTime: decided && i.notifiedAt !== null && i.notifiedAt - i.detectedAt <= DEADLINE,
+    onTime: decided && i.notifiedAt !== null && i.notifiedAt - clockStart(i) <= DEADLINE,
   }
 }
 
@@ -72,8 +77,8 @@ function nextChange(i: IncidentFacts, now: number): number | undefined {
     windowEdge(i.detectedAt, PRIVACY_WINDOWS.durations, now),
     windowEdge(i.containedAt, PRIVACY_WINDOWS.durations, now),
     windowEdge(i.resolvedAt, PRIVACY_WINDOWS.durations, now),
-    i.notifiable && i.notifiedAt === null && now < i.detectedAt + DEADLINE
-      ? i.detectedAt + DEADLINE
+    i.notifiable && i.notifiedAt === null && now < clockStart(i) + DEADLINE
+      ? clockStart(i) + DEADLINE
       : undefined,
   )
 }
@@ -116,8 +121,8 @@ const meanHours = (m: { sum: bigint; n: number }) => (m.n === 0 ? null : Number(
 
 export interface PrivacyAreaOptions {
   /**
-   * Offsets from detection (ms) at which an incident's clock changes status (its thresholds in force):
-   * the clock is sampled exactly at each, so a mark fires on time whatever the evaluation rhythm.
+   * Offsets from the clock's start (`clockStart`, ms) at which an incident's clock changes status (its
+   * thresholds in force): the clock is sampled exactly at each, so a mark fires on time whatever the evaluation rhythm.
    */
   clockMarks(incidentId: string): readonly number[]
 }
@@ -179,7 +184,7 @@ export class PrivacyArea {
       this.place(i, now)
       if (clockRunning(i) && this.clocks.has(id)) {
         for (const mark of this.opts.clockMarks(id)) {
-          const at = i.detectedAt + mark
+          const at = clockStart(i) + mark
           if (at > held.placedAt && at <= now) marks.push(this.clockSample(i, at))
         }
       }
@@ -230,7 +235,7 @@ export class PrivacyArea {
     return {
       kpiId: CLOCK_KPI,
       scope: { incident_id: i.incidentId },
-      value: Math.max(0, (at - i.detectedAt) / HOUR_MS),
+      value: Math.max(0, (at - clockStart(i)) / HOUR_MS),
       at,
     }
   }
@@ -256,7 +261,7 @@ export class PrivacyArea {
   private nextMark(i: IncidentFacts, now: number): number | undefined {
     let next: number | undefined
     for (const mark of this.opts.clockMarks(i.incidentId)) {
-      const at = i.detectedAt + mark
+      const at = clockStart(i) + mark
       if (at > now && (next === undefined || at < next)) next = at
     }
     return next

@@ -29,10 +29,12 @@ export async function generateFacts(
   const run = (query: string) => ch.client.command({ query })
 
   // Three lifecycle events per incident: detected, contained, then notified (notifiable) or resolved.
+  // Half the notifiable ones learn from the containment event on that the controller became aware up to
+  // 30 h after detection (GDPR Art. 33's clock then runs from awareness).
   await run(`INSERT INTO privacy_incident_events
     (event_id, event_time, source, incident_id, status, severity, category, business_unit, occurred_at,
      detected_at, contained_at, resolved_at, closed_at, notifiable, regulator_notified_at, records_affected,
-     data_subjects_affected, ai_system_id, controls)
+     data_subjects_affected, ai_system_id, controls, awareness_at)
     SELECT
       concat('pie-', toString(number)) AS event_id,
       multiIf(step = 0, det, step = 1, cont, fin) AS event_time,
@@ -52,7 +54,9 @@ export async function generateFacts(
       cityHash64(i, 6) % 10000 AS records_affected,
       cityHash64(i, 7) % 1000 AS data_subjects_affected,
       '' AS ai_system_id,
-      ['A.5.24'] AS controls
+      ['A.5.24'] AS controls,
+      if(step >= 1 AND notif AND cityHash64(i, 9) % 2 = 0, det + toIntervalSecond(cityHash64(i, 10) % (30 * 3600)), NULL)
+        AS awareness_at
     FROM (
       SELECT number, intDiv(number, 3) AS i, number % 3 AS step,
         ${now} - toIntervalSecond(cityHash64(i, 1) % (365 * 86400)) AS det,

@@ -97,6 +97,37 @@ describe('OCSF Incident Finding (2005) → privacy incident', () => {
     })
   })
 
+  it('reads the notification clocks from unmapped.aims: awareness, classification, regimes, reports', () => {
+    const e = mapped(
+      incidentFinding({
+        incidentId: 'SOC-79',
+        time: T0 + 30 * H,
+        createdTime: T0,
+        suspectedBreach: true,
+        aims: {
+          awarenessAt: T0 + 2 * H,
+          classifiedAt: iso(T0 + 3 * H),
+          regimes: ['nis2', 'dora'],
+          jurisdictions: ['EU', 'DE'],
+          reports: [{ regime: 'nis2', step: 'early_warning', sentAt: T0 + 20 * H }],
+        },
+      }),
+    )
+    expect(e.data).toMatchObject({
+      detectedAt: iso(T0),
+      awarenessAt: iso(T0 + 2 * H),
+      classifiedAt: iso(T0 + 3 * H),
+      regimes: ['nis2', 'dora'],
+      jurisdictions: ['EU', 'DE'],
+      reports: [{ regime: 'nis2', step: 'early_warning', sentAt: iso(T0 + 20 * H) }],
+    })
+    // The contract's rules apply, named by the OCSF attribute: no awareness before detection.
+    const early = rejected(
+      incidentFinding({ incidentId: 'SOC-80', time: T0, createdTime: T0, aims: { awarenessAt: T0 - H } }),
+    )
+    expect(early.reason).toMatch(/^unmapped\.aims\.awarenessAt \(data\.awarenessAt\): /)
+  })
+
   it('an open incident with a containment time is contained', () => {
     const e = mapped(
       incidentFinding({

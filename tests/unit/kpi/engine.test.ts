@@ -5,7 +5,7 @@ import { DAY_MS, Deadlines, HOUR_MS } from '../../../shared/kpi/engine/deadlines
 import { modelSamples, versionKey } from '../../../shared/kpi/engine/model.js'
 import { CLOCK_KPI, type IncidentFacts, PrivacyArea } from '../../../shared/kpi/engine/privacy.js'
 import type { Sample } from '../../../shared/kpi/engine/sample.js'
-import { entityStateMigration } from '../../../shared/kpi/entity-state.js'
+import { awarenessStateMigration, entityStateMigration } from '../../../shared/kpi/entity-state.js'
 
 const T0 = Date.UTC(2026, 5, 1)
 const value = (samples: Sample[], kpiId: string, scope: Record<string, string> = {}) =>
@@ -18,6 +18,19 @@ describe('migration 0003', () => {
       'utf8',
     )
     expect(file).toBe(entityStateMigration())
+  })
+})
+
+describe('migration 0018', () => {
+  it('is exactly what shared/kpi/entity-state.ts generates, and leaves 0003 as it was applied', () => {
+    const file = readFileSync(
+      new URL('../../../deploy/clickhouse/migrations/0018_incident_awareness.sql', import.meta.url),
+      'utf8',
+    )
+    expect(file).toBe(awarenessStateMigration())
+    expect(entityStateMigration()).not.toContain('awareness_at')
+    expect(file).toContain('ADD COLUMN IF NOT EXISTS awareness_at')
+    expect(file).toContain('ALTER TABLE incident_state_mv MODIFY QUERY')
   })
 })
 
@@ -62,6 +75,7 @@ function incident(o: Partial<IncidentFacts> & { incidentId: string }): IncidentF
     containedAt: null,
     resolvedAt: null,
     notifiedAt: null,
+    awarenessAt: null,
     recordsAffected: 0n,
     ...o,
   }
@@ -140,6 +154,30 @@ describe('PrivacyArea', () => {
       { kpiId: CLOCK_KPI, scope: { incident_id: 'C' }, value: 0, at: T0 + 82 * HOUR_MS },
     ])
     expect(area.clockSamples(T0 + 83 * HOUR_MS)).toEqual([])
+  })
+
+  it('runs the 72 hours from awareness when the incident gives it, from detection otherwise', () => {
+    const area = new PrivacyArea({ clockMarks: marks })
+    // Detected at T0, the controller aware 10 h later: the clock starts at T0 + 10 h.
+    const aware = incident({ incidentId: 'A', notifiable: true, awarenessAt: T0 + 10 * HOUR_MS })
+    expect(area.upsert([aware], T0 + 12 * HOUR_MS).filter((s) => s.kpiId === CLOCK_KPI)).toEqual([
+      { kpiId: CLOCK_KPI, scope: { incident_id: 'A' }, value: 2, at: T0 + 12 * HOUR_MS },
+    ])
+    expect(area.nextDeadline()).toBe(T0 + 58 * HOUR_MS)
+    expect(area.advanceTo(T0 + 90 * HOUR_MS)).toEqual([
+      { kpiId: CLOCK_KPI, scope: { incident_id: 'A' }, value: 48, at: T0 + 58 * HOUR_MS },
+      { kpiId: CLOCK_KPI, scope: { incident_id: 'A' }, value: 72, at: T0 + 82 * HOUR_MS },
+    ])
+    // Notified 80 h after detection, 70 h after awareness: on time.
+    area.upsert([{ ...aware, notifiedAt: T0 + 80 * HOUR_MS }], T0 + 90 * HOUR_MS)
+    expect(value(area.aggregates(T0 + 90 * HOUR_MS), 'privacy.notified_within_72h_ratio')).toBe(1)
+    // The same notification without an awareness time is late (80 h after detection).
+    const v1 = new PrivacyArea({ clockMarks: marks })
+    v1.upsert(
+      [incident({ incidentId: 'B', notifiable: true, notifiedAt: T0 + 80 * HOUR_MS })],
+      T0 + 90 * HOUR_MS,
+    )
+    expect(value(v1.aggregates(T0 + 90 * HOUR_MS), 'privacy.notified_within_72h_ratio')).toBe(0)
   })
 
   it('gives a restored breach of a stopped clock its resolving 0 at the full evaluation', () => {
