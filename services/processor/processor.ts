@@ -199,7 +199,14 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     clock,
   })
   mountResponseApi(http, { ch: deps.ch, redis, cfg, kpis, config: aimsConfig, clock })
-  mountReviewPackApi(http, { ch: deps.ch, config: aimsConfig, clock })
+  mountReviewPackApi(http, {
+    ch: deps.ch,
+    config: aimsConfig,
+    clock,
+    redis,
+    redisPrefix: cfg.REDIS_PREFIX,
+    log,
+  })
   mountReviewPage(http, {
     ch: deps.ch,
     kpis,

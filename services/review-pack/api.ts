@@ -1,10 +1,14 @@
+import type { FastifyReply } from 'fastify'
+import type { Redis } from 'ioredis'
 import { z } from 'zod'
 import type { ClickHouse } from '../../shared/clickhouse/client.js'
-import type { Role } from '../../shared/http/auth/roles.js'
+import { hasAnyRole, type Role } from '../../shared/http/auth/roles.js'
 import { HttpError, NotFoundError } from '../../shared/http/errors.js'
 import { protectedErrors } from '../../shared/http/schemas.js'
 import type { HttpArea, HttpServer } from '../../shared/http/server.js'
 import type { ResolverConfig } from '../../shared/kpi/thresholds.js'
+import type { Logger } from '../../shared/logger.js'
+import { type PackJob, PackJobRefusal, PackJobs, packJobSchema } from './jobs.js'
 import {
   generatePack,
   listPacks,
@@ -35,7 +39,21 @@ export interface ReviewPackApiDeps {
   ch: ClickHouse
   config: ResolverConfig
   clock: () => Date
+  /** Job state and the one-job-at-a-time lease (jobs.ts). */
+  redis: Redis
+  redisPrefix: string
+  log?: Logger
+  /**
+   * How long a request waits for its job before answering 202 with the job to poll. Default 20 s: under
+   * the time a connection may sit idle (twice HTTP_REQUEST_TIMEOUT_MS, 60 s by default).
+   */
+  syncWaitMs?: number
 }
+
+const jobIdParams = z.strictObject({
+  jobId: z.uuid('must be a job id (a UUID, as the 202 answer gave it)'),
+})
+const accepted = z.object({ jobId: z.string(), status: z.literal('running'), poll: z.string() })
 
 const packIdParams = z.strictObject({
   id: z
@@ -67,7 +85,53 @@ const notFound = (err: unknown): never => {
   throw err
 }
 
+const byOf = (name: string | undefined) => name ?? 'unknown'
+
 const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
+  const jobs = new PackJobs(deps.redis, deps.redisPrefix, deps.log, { clock: deps.clock })
+  const syncWaitMs = deps.syncWaitMs ?? 20_000
+
+  /**
+   * Runs heavy pack work as a job: answers `okStatus` with its result if it ends within the wait, the
+   * job's refusal as an HTTP error, or 202 with the job to poll. 409 while another job runs.
+   */
+  async function runJob(
+    reply: FastifyReply,
+    kind: PackJob['kind'],
+    target: string,
+    by: string,
+    okStatus: 200 | 201,
+    work: () => Promise<unknown>,
+  ) {
+    const outcome = await jobs.start(kind, target, by, work)
+    if (!outcome.started) {
+      const r = outcome.running
+      throw new HttpError(
+        409,
+        r
+          ? `another review pack job is running (${r.kind} ${r.target}, job ${r.jobId}, since ${r.startedAt}); try again when it ends`
+          : 'another review pack job is running; try again when it ends',
+      )
+    }
+    let timer: NodeJS.Timeout | undefined
+    const waited = await Promise.race([
+      outcome.finished,
+      new Promise<undefined>((r) => {
+        timer = setTimeout(() => r(undefined), syncWaitMs)
+      }),
+    ])
+    clearTimeout(timer)
+    if (waited === undefined) {
+      const poll = `/api/review-packs/jobs/${outcome.job.jobId}`
+      return reply
+        .code(202)
+        .header('location', poll)
+        .send({ jobId: outcome.job.jobId, status: 'running', poll })
+    }
+    if (waited.status === 'failed') throw new HttpError(waited.errorStatus ?? 500, waited.error ?? 'failed')
+    return reply.code(okStatus).send(waited.result)
+  }
+
   app.get(
     '/api/review-packs',
     {
@@ -75,18 +139,31 @@ const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
         summary: 'Stored management review packs, newest first',
         tags: ['review'],
         querystring: listQuery,
-        response: { 200: z.object({ packs: z.array(packSummary) }), ...protectedErrors },
+        response: {
+          200: z.object({
+            packs: z.array(packSummary),
+            /** What the caller may do besides reading (the page shows its controls accordingly). */
+            canGenerate: z.boolean(),
+            canRecord: z.boolean(),
+          }),
+          ...protectedErrors,
+        },
       },
       config: { access: packAccess.read },
     },
-    async (req) => ({ packs: await listPacks(deps.ch, req.query.limit) }),
+    async (req) => ({
+      packs: await listPacks(deps.ch, req.query.limit),
+      canGenerate: hasAnyRole(req.auth?.principal, packAccess.generate),
+      canRecord: hasAnyRole(req.auth?.principal, packAccess.record),
+    }),
   )
 
   app.post(
     '/api/review-packs',
     {
       schema: {
-        summary: 'Generate and freeze the review pack of a quarter (2026-Q3) or month (2026-09)',
+        summary:
+          'Generate and freeze the review pack of a quarter (2026-Q3) or month (2026-09): 201 with the pack when done within the wait, else 202 with the job to poll',
         tags: ['review'],
         body: generateBody,
         response: {
@@ -96,26 +173,47 @@ const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
             prevSha256: z.string(),
             figures: z.number(),
           }),
+          202: accepted,
           ...protectedErrors,
         },
       },
       config: { access: packAccess.generate },
     },
-    async (req, reply) => {
-      const pack = await generatePack(deps.ch, {
-        period: req.body.period,
-        config: deps.config,
-        now: deps.clock(),
-      }).catch((err: unknown) => {
-        if (err instanceof PackOrderError) throw new HttpError(409, 'a pack with a later time exists')
-        throw err
-      })
-      return reply.code(201).send({
-        packId: pack.packId,
-        sha256: pack.sha256,
-        prevSha256: pack.prevSha256,
-        figures: pack.manifest.figures.length,
-      })
+    async (req, reply) =>
+      runJob(reply, 'generate', req.body.period, byOf(req.auth?.principal.name), 201, async () => {
+        const pack = await generatePack(deps.ch, {
+          period: req.body.period,
+          config: deps.config,
+          now: deps.clock(),
+        }).catch((err: unknown) => {
+          if (err instanceof PackOrderError) throw new PackJobRefusal(409, 'a pack with a later time exists')
+          throw err
+        })
+        return {
+          packId: pack.packId,
+          sha256: pack.sha256,
+          prevSha256: pack.prevSha256,
+          figures: pack.manifest.figures.length,
+        }
+      }),
+  )
+
+  app.get(
+    '/api/review-packs/jobs/:jobId',
+    {
+      schema: {
+        summary:
+          'A review pack job (generate or verify) started by a 202 answer: running, done with its result, or failed with the reason',
+        tags: ['review'],
+        params: jobIdParams,
+        response: { 200: packJobSchema, ...protectedErrors },
+      },
+      config: { access: packAccess.read },
+    },
+    async (req) => {
+      const job = await jobs.get(req.params.jobId)
+      if (!job) throw new NotFoundError('no such review pack job (finished jobs are kept 7 days)')
+      return job
     },
   )
 
@@ -149,14 +247,20 @@ const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
     {
       schema: {
         summary:
-          'Recompute every figure of a pack from the stored facts as known at its time; check the chain',
+          'Recompute every figure of a pack from the stored facts as known at its time; check the chain: 200 with the outcome when done within the wait, else 202 with the job to poll',
         tags: ['review'],
         params: packIdParams,
-        response: { 200: verifyResponse, ...protectedErrors },
+        response: { 200: verifyResponse, 202: accepted, ...protectedErrors },
       },
       config: { access: packAccess.read },
     },
-    async (req) => verifyPack(deps.ch, req.params.id, deps.config).catch(notFound),
+    async (req, reply) =>
+      runJob(reply, 'verify', req.params.id, byOf(req.auth?.principal.name), 200, () =>
+        verifyPack(deps.ch, req.params.id, deps.config).catch((err: unknown) => {
+          if (err instanceof PackNotFoundError) throw new PackJobRefusal(404, 'no such review pack')
+          throw err
+        }),
+      ),
   )
 
   app.post(

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import type { Redis } from 'ioredis'
 import { exportJWK, generateKeyPair, type JWK, SignJWT, UnsecuredJWT } from 'jose'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -18,6 +19,7 @@ import type { Role } from '../../../shared/http/auth/roles.js'
 import { Health } from '../../../shared/http/health.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { KPIS } from '../../../shared/kpi/catalog.js'
+import { createRedis } from '../../../shared/redis/client.js'
 import { apiGet, bearer, type Json, testAuth } from '../../helpers/api.js'
 import { testConfig } from '../../helpers/infra.js'
 
@@ -42,6 +44,7 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
   const logLines: string[] = []
   let ch: ClickHouse
   let http: HttpServer
+  let redis: Redis
   let base: string
   let jwks: Server
   let signingKey: PrivateKey
@@ -120,12 +123,14 @@ describe('authentication and roles (tokens, OIDC JWTs, sessions, /metrics)', () 
     }
     mountReadApi(http, { ...deps, deadLetterPayloadBytes: PAYLOAD_CAP })
     mountReviewPage(http, deps)
-    mountReviewPackApi(http, deps)
+    redis = createRedis(cfg, 'producer')
+    mountReviewPackApi(http, { ...deps, redis, redisPrefix: cfg.REDIS_PREFIX })
     base = (await http.listen('127.0.0.1', 0)).url
   })
 
   afterAll(async () => {
     await http?.close()
+    redis?.disconnect()
     await ch?.close()
     await new Promise((r) => jwks?.close(r))
     rmSync(dir, { recursive: true, force: true })

@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Redis } from 'ioredis'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mountReviewPage } from '../../../services/processor/review-page/mount.js'
 import { mountReviewPackApi } from '../../../services/review-pack/api.js'
+import { PackJobs } from '../../../services/review-pack/jobs.js'
 import { type ClickHouse, createClickHouse } from '../../../shared/clickhouse/client.js'
 import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../../shared/config/env.js'
@@ -12,6 +14,7 @@ import { Health } from '../../../shared/http/health.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { KPIS } from '../../../shared/kpi/catalog.js'
 import { createLogger } from '../../../shared/logger.js'
+import { createRedis } from '../../../shared/redis/client.js'
 import { apiGet, bearer, type Json, loginLink, testAuth } from '../../helpers/api.js'
 
 /**
@@ -29,6 +32,11 @@ const log = createLogger({ LOG_LEVEL: 'silent', LOG_FORMAT: 'json' })
 let ch: ClickHouse
 let http: HttpServer
 let base: string
+let redis: Redis
+/** A second server over the same storage that never waits for a job: every heavy request answers 202. */
+let asyncHttp: HttpServer
+let asyncBase: string
+const redisPrefix = `aims-test:pack-api-${process.pid}-${Date.now()}`
 let browser: Browser | undefined
 
 const at = (iso: string) => iso.replace('T', ' ').replace('Z', '')
@@ -78,7 +86,8 @@ beforeAll(async () => {
     ],
   })
   http = new HttpServer(new Health(), log, { auth: auth.authenticator })
-  mountReviewPackApi(http, { ch, config: undefined, clock: () => new Date() })
+  redis = createRedis(loadConfig({ REDIS_PREFIX: redisPrefix }), 'producer')
+  mountReviewPackApi(http, { ch, config: undefined, clock: () => new Date(), redis, redisPrefix, log })
   mountReviewPage(http, {
     ch,
     kpis: KPIS,
@@ -87,11 +96,28 @@ beforeAll(async () => {
     clock: () => new Date(),
   })
   ;({ url: base } = await http.listen('127.0.0.1', 0))
+  asyncHttp = new HttpServer(new Health(), log, { auth: auth.authenticator })
+  mountReviewPackApi(asyncHttp, {
+    ch,
+    config: undefined,
+    clock: () => new Date(),
+    redis,
+    redisPrefix,
+    log,
+    syncWaitMs: 0,
+  })
+  ;({ url: asyncBase } = await asyncHttp.listen('127.0.0.1', 0))
 }, 120_000)
 
 afterAll(async () => {
   await browser?.close()
   await http?.close()
+  await asyncHttp?.close()
+  if (redis) {
+    const keys = await redis.keys(`${redisPrefix}:*`)
+    if (keys.length > 0) await redis.del(...keys)
+    redis.disconnect()
+  }
   await ch?.close()
   rmSync(dataDir, { recursive: true, force: true })
 })
@@ -194,6 +220,102 @@ describe('review pack API', () => {
     if (process.env.REVIEW_PACK_SCREENSHOT) writeFileSync(process.env.REVIEW_PACK_SCREENSHOT, shot)
   }, 120_000)
 
+  it('answers 202 with a job to poll when the work outlasts the wait, and runs one job at a time', async () => {
+    const postTo = async (url: string, token: string, body: unknown) => {
+      const res = await fetch(`${asyncBase}${url}`, {
+        method: 'POST',
+        headers: { ...bearer(token), 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      return { status: res.status, body: (await res.json()) as Json, location: res.headers.get('location') }
+    }
+    // Another replica's job holds the lease: a second one is refused, naming it.
+    let release!: () => void
+    const other = await new PackJobs(redis, redisPrefix, undefined).start(
+      'verify',
+      packId,
+      'someone',
+      () => new Promise<void>((r) => (release = r)),
+    )
+    expect(other.started).toBe(true)
+    const busy = await postTo('/api/review-packs', auth.tokens.admin, { period: '2026-08' })
+    expect(busy.status).toBe(409)
+    expect(busy.body.error).toContain(`verify ${packId}`)
+    release()
+    if (other.started) expect((await other.finished).status).toBe('done')
+
+    const started = await postTo('/api/review-packs', auth.tokens.admin, { period: '2026-08' })
+    expect(started.status).toBe(202)
+    const poll = `/api/review-packs/jobs/${started.body.jobId}`
+    expect(started.body).toEqual({ jobId: started.body.jobId, status: 'running', poll })
+    expect(started.location).toBe(poll)
+    expect((await apiGet(asyncBase, poll, auth.tokens.ml)).status).toBe(403)
+    const finished = async (jobPoll: string): Promise<Json> => {
+      for (let i = 0; i < 900; i++) {
+        const job = (await apiGet(asyncBase, jobPoll, auth.tokens.executive)).body
+        if (job.status !== 'running') return job
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      throw new Error(`${jobPoll} still running after 180 s`)
+    }
+    const job = await finished(poll)
+    expect(job).toMatchObject({ kind: 'generate', target: '2026-08', by: expect.any(String), status: 'done' })
+    expect(job.result.packId).toMatch(/^2026-08-\d{8}T\d{6}Z$/)
+
+    // Verifying goes the same way; an unknown pack is a failed job that says so.
+    const verify = await apiGet(
+      asyncBase,
+      `/api/review-packs/${job.result.packId}/verify`,
+      auth.tokens.auditor,
+    )
+    expect(verify.status).toBe(202)
+    expect(await finished(verify.body.poll)).toMatchObject({
+      status: 'done',
+      result: { ok: true, differences: [] },
+    })
+    const missing = await apiGet(
+      asyncBase,
+      '/api/review-packs/2026-Q1-20260101T000000Z/verify',
+      auth.tokens.auditor,
+    )
+    expect(missing.status).toBe(202)
+    expect(await finished(missing.body.poll)).toMatchObject({
+      status: 'failed',
+      error: 'no such review pack',
+      errorStatus: 404,
+    })
+    expect((await apiGet(asyncBase, '/api/review-packs/jobs/not-a-job', auth.tokens.auditor)).status).toBe(
+      400,
+    )
+    expect(
+      (
+        await apiGet(
+          asyncBase,
+          '/api/review-packs/jobs/00000000-0000-4000-8000-000000000000',
+          auth.tokens.auditor,
+        )
+      ).status,
+    ).toBe(404)
+  }, 180_000)
+
+  it('reports a job whose process stopped as interrupted, not as running forever', async () => {
+    const jobId = '11111111-1111-4111-8111-111111111111'
+    await redis.set(
+      `${redisPrefix}:review-pack:job:${jobId}`,
+      JSON.stringify({
+        jobId,
+        kind: 'generate',
+        target: '2026-Q2',
+        by: 'gone',
+        status: 'running',
+        startedAt: new Date().toISOString(),
+      }),
+    )
+    const res = await apiGet(base, `/api/review-packs/jobs/${jobId}`, auth.tokens.auditor)
+    expect(res.status).toBe(200)
+    expect(res.body).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted/) })
+  })
+
   it('lists the packs on the review page for the readers of packs only', async () => {
     const open = async (token: string) => {
       const context = await browser!.newContext()
@@ -219,4 +341,34 @@ describe('review pack API', () => {
     await expect(ml.tab.locator('#packs-section').isVisible()).resolves.toBe(false)
     await ml.context.close()
   }, 120_000)
+
+  it('generates and verifies packs from the review page for the roles that may, following the job', async () => {
+    const open = async (token: string) => {
+      const context = await browser!.newContext()
+      const tab = await context.newPage()
+      await tab.goto(loginLink(base, token))
+      await tab.waitForURL(`${base}/`)
+      await tab.locator('#packs-section').waitFor({ state: 'visible' })
+      return { context, tab }
+    }
+    // An executive reads and verifies packs but does not generate them: no form.
+    const executive = await open(auth.tokens.executive)
+    await expect(executive.tab.locator('#packs-generate').isVisible()).resolves.toBe(false)
+    await executive.tab.locator('[data-testid="pack-verify"]').first().click()
+    await expect
+      .poll(() => executive.tab.locator('#packs-message').textContent(), { timeout: 120_000 })
+      .toMatch(/verified: \d+ figures recomputed, no difference/)
+    await executive.context.close()
+
+    const admin = await open(auth.tokens.admin)
+    const form = admin.tab.locator('#packs-generate')
+    await form.waitFor({ state: 'visible' })
+    await admin.tab.locator('#packs-period').fill('2026-07')
+    await admin.tab.locator('#packs-generate-button').click()
+    await expect
+      .poll(() => admin.tab.locator('#packs-message').textContent(), { timeout: 120_000 })
+      .toMatch(/^Pack 2026-07-\d{8}T\d{6}Z generated/)
+    await admin.tab.locator('#packs-body a', { hasText: '2026-07' }).waitFor({ state: 'visible' })
+    await admin.context.close()
+  }, 300_000)
 })
