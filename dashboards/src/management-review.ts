@@ -170,7 +170,7 @@ const scorecard: Panel[] = [
     agg: 'max',
     unit: 'h',
     decimals: 0,
-    description: 'Hours since detection of the longest-waiting notifiable incident not yet notified.',
+    description: 'Hours since awareness (else detection) of the longest-waiting notifiable incident not yet notified.',
   }),
   kpiStat({
     id: 'model.accuracy',

@@ -44,8 +44,8 @@ export interface ReviewPackApiDeps {
   redisPrefix: string
   log?: Logger
   /**
-   * How long a request waits for its job before answering 202 with the job to poll. Default 20 s: under
-   * the time a connection may sit idle (twice HTTP_REQUEST_TIMEOUT_MS, 60 s by default).
+   * How long a request waits for its job before answering 202 with the job to poll. Default 20 s; the
+   * processor passes `packSyncWaitMs(cfg)`, under the time a connection may sit idle.
    */
   syncWaitMs?: number
 }
@@ -78,6 +78,7 @@ const verifyResponse = z.object({
   ok: z.boolean(),
   figures: z.number(),
   differences: z.array(z.string()),
+  notes: z.array(z.string()),
 })
 
 const notFound = (err: unknown): never => {
@@ -86,6 +87,14 @@ const notFound = (err: unknown): never => {
 }
 
 const byOf = (name: string | undefined) => name ?? 'unknown'
+
+/**
+ * The wait of a pack request: 20 s, or less when connections may sit idle for less (the HTTP server
+ * closes a socket idle for twice HTTP_REQUEST_TIMEOUT_MS; the answer must leave well before).
+ */
+export function packSyncWaitMs(cfg: { HTTP_REQUEST_TIMEOUT_MS: number }): number {
+  return Math.max(0, Math.min(20_000, cfg.HTTP_REQUEST_TIMEOUT_MS * 2 - 5_000))
+}
 
 const reviewPackApi: HttpArea<ReviewPackApiDeps> = async (app, deps) => {
   const jobs = new PackJobs(deps.redis, deps.redisPrefix, deps.log, { clock: deps.clock })

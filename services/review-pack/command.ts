@@ -100,6 +100,12 @@ export async function reviewPackCommand(argv: string[], deps: CommandDeps): Prom
     }
     if (v.verify !== undefined) {
       const result = await verifyPack(deps.ch, v.verify, deps.config)
+      if (result.notes.length > 0) {
+        deps.out(
+          `pack ${result.packId}: ${result.notes.length} figure(s) computed under a KPI definition that has changed since (not compared):`,
+        )
+        for (const n of result.notes) deps.out(`  ${n}`)
+      }
       if (result.ok) {
         deps.out(
           `pack ${result.packId}: verified (${result.figures} figures recomputed, chain and bodies intact)`,

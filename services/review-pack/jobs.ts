@@ -6,10 +6,12 @@ import type { Logger } from '../../shared/logger.js'
 /**
  * Review-pack work that can outlast an HTTP request: generating or verifying a quarter over millions of
  * facts takes minutes, longer than a connection may sit idle. Each run is a job whose state lives in
- * Redis, so any processor replica answers for it; one job runs at a time across replicas (a lease the
- * running process renews), because each reads the whole period and would slow the pipeline's own
- * queries. Keys under `<prefix>:review-pack:`: `job:<id>` (JSON, kept `ttlSec`), `lease` (the running
- * job's id, expiring `leaseMs` after the last renewal: a process that dies frees it).
+ * Redis, so any processor replica answers for it; one job of each kind runs at a time across replicas
+ * (a lease the running process renews), because each reads the whole period and would slow the
+ * pipeline's own queries, and verifications (any reader may start one) never hold up a generation.
+ * Keys under `<prefix>:review-pack:`: `job:<id>` (JSON, kept `ttlSec`), `lease:<kind>` (the running
+ * job's id, expiring `leaseMs` after the last renewal: a process that dies frees it, late but surely; the
+ * lease is long because a renewal can wait behind a long synchronous query of embedded ClickHouse).
  */
 
 export const packJobSchema = z.object({
@@ -45,7 +47,7 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 
 export interface PackJobsOptions {
   clock?: () => Date
-  /** The lease lapses this long after the running process last renewed it. Default 60 s. */
+  /** The lease lapses this long after the running process last renewed it. Default 10 min. */
   leaseMs?: number
   /** A finished job's record is kept this long. Default 7 days. */
   ttlSec?: number
@@ -67,18 +69,20 @@ export class PackJobs {
     opts: PackJobsOptions = {},
   ) {
     this.clock = opts.clock ?? (() => new Date())
-    this.leaseMs = opts.leaseMs ?? 60_000
+    this.leaseMs = opts.leaseMs ?? 600_000
     this.ttlSec = opts.ttlSec ?? 7 * 86_400
   }
 
   private key(jobId: string): string {
     return `${this.prefix}:review-pack:job:${jobId}`
   }
-  private get lease(): string {
-    return `${this.prefix}:review-pack:lease`
+  private lease(kind: PackJob['kind']): string {
+    return `${this.prefix}:review-pack:lease:${kind}`
   }
+  /** Jobs running in this process: never reported interrupted here, whatever their lease. */
+  private readonly local = new Set<string>()
 
-  /** Starts `work` unless another job holds the lease (then: that job, if its record is still there). */
+  /** Starts `work` unless another job of its kind holds the lease (then: that job, if its record is still there). */
   async start(
     kind: PackJob['kind'],
     target: string,
@@ -86,16 +90,29 @@ export class PackJobs {
     work: () => Promise<unknown>,
   ): Promise<StartOutcome> {
     const jobId = randomUUID()
-    const took = await this.redis.set(this.lease, jobId, 'PX', this.leaseMs, 'NX')
+    const lease = this.lease(kind)
+    const took = await this.redis.set(lease, jobId, 'PX', this.leaseMs, 'NX')
     if (took !== 'OK') {
-      const holder = await this.redis.get(this.lease)
+      const holder = await this.redis.get(lease)
       return { started: false, running: holder ? await this.get(holder) : undefined }
     }
     const job: PackJob = { jobId, kind, target, by, status: 'running', startedAt: this.clock().toISOString() }
-    await this.save(job)
+    try {
+      await this.save(job)
+    } catch (err) {
+      await this.redis.eval(RELEASE, 1, lease, jobId).catch(() => undefined)
+      throw err
+    }
+    this.local.add(jobId)
     const renew = setInterval(
-      () => void this.redis.eval(RENEW, 1, this.lease, jobId, String(this.leaseMs)).catch(() => undefined),
-      Math.max(10, Math.floor(this.leaseMs / 3)),
+      () =>
+        void this.redis
+          .eval(RENEW, 1, lease, jobId, String(this.leaseMs))
+          .then((renewed) => {
+            if (renewed !== 1) this.log?.warn({ jobId, kind }, 'review pack job lost its lease; it goes on')
+          })
+          .catch(() => undefined),
+      Math.max(10, Math.min(20_000, Math.floor(this.leaseMs / 3))),
     )
     renew.unref()
     const finished = (async (): Promise<PackJob> => {
@@ -122,7 +139,8 @@ export class PackJobs {
       await this.save(end).catch((err: unknown) =>
         this.log?.error({ err, jobId }, 'review pack job not saved'),
       )
-      await this.redis.eval(RELEASE, 1, this.lease, jobId).catch(() => undefined)
+      this.local.delete(jobId)
+      await this.redis.eval(RELEASE, 1, lease, jobId).catch(() => undefined)
       return end
     })()
     return { started: true, job, finished }
@@ -135,7 +153,11 @@ export class PackJobs {
     const parsed = packJobSchema.safeParse(JSON.parse(raw))
     if (!parsed.success) return undefined
     const job = parsed.data
-    if (job.status === 'running' && (await this.redis.get(this.lease)) !== jobId) {
+    if (
+      job.status === 'running' &&
+      !this.local.has(jobId) &&
+      (await this.redis.get(this.lease(job.kind))) !== jobId
+    ) {
       // Read again: the job may have finished between the two reads.
       const again = packJobSchema.safeParse(JSON.parse((await this.redis.get(this.key(jobId))) ?? 'null'))
       if (again.success && again.data.status !== 'running') return again.data

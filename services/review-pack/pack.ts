@@ -292,6 +292,12 @@ export interface VerifyResult {
   figures: number
   /** Each difference, naming the figure, input or field. */
   differences: string[]
+  /**
+   * Figures whose KPI definition changed since the pack (a threshold, a window, the KPI's query): not
+   * comparable, so not differences; each says both versions and both values. The stored inputs' hashes
+   * still prove the facts behind them unchanged.
+   */
+  notes: string[]
 }
 
 /** Paths where two JSON values differ (at most `limit`), e.g. `monitoring[3].end: 2 ≠ 3`. */
@@ -337,7 +343,7 @@ export async function verifyPack(
   try {
     manifest = JSON.parse(row.manifest) as Manifest
   } catch {
-    return { packId, ok: false, figures: 0, differences: ['manifest: not valid JSON'] }
+    return { packId, ok: false, figures: 0, differences: ['manifest: not valid JSON'], notes: [] }
   }
 
   if (sha256(row.manifest) !== row.sha256) {
@@ -384,20 +390,25 @@ export async function verifyPack(
   })
   const storedFigures = new Map(manifest.figures.map((f) => [f.id, f]))
   const freshFigures = new Map(recomputed.figures.map((f) => [f.id, f]))
+  const notes: string[] = []
+  /** Figures computed under a definition that has changed since: their stored value stands in the bodies. */
+  const redefined = new Set<string>()
   for (const [id, f] of storedFigures) {
     const fresh = freshFigures.get(id)
     if (!fresh) {
       differences.push(`figure "${id}": in the pack, not recomputed from the stored facts`)
       continue
     }
-    if (canonicalJson(f.value) !== canonicalJson(fresh.value)) {
+    const same = canonicalJson(f.value) === canonicalJson(fresh.value)
+    const now = f.kpiId ? kpiDefinitionVersion(getKpi(f.kpiId), config) : undefined
+    if (f.kpiId && f.definitionVersion !== now) {
+      redefined.add(id)
+      notes.push(
+        `figure "${id}": computed with definition ${f.definitionVersion} of ${f.kpiId}, now ${now}: ${same ? 'the same value under both' : `pack says ${canonicalJson(f.value)}, the current definition gives ${canonicalJson(fresh.value)}`}`,
+      )
+    } else if (!same) {
       differences.push(
         `figure "${id}": pack says ${canonicalJson(f.value)}, recomputed ${canonicalJson(fresh.value)}`,
-      )
-    }
-    if (f.kpiId && f.definitionVersion !== kpiDefinitionVersion(getKpi(f.kpiId), config)) {
-      differences.push(
-        `figure "${id}": computed with definition ${f.definitionVersion}, the definition of ${f.kpiId} is now ${kpiDefinitionVersion(getKpi(f.kpiId), config)}`,
       )
     }
   }
@@ -431,7 +442,16 @@ export async function verifyPack(
     }
   }
 
-  const content = buildContent(manifest.packId, period, generatedAt, recomputed.figures, previousReview)
+  const figures = recomputed.figures.map((f) =>
+    redefined.has(f.id)
+      ? {
+          ...f,
+          value: storedFigures.get(f.id)!.value,
+          definitionVersion: storedFigures.get(f.id)!.definitionVersion,
+        }
+      : f,
+  )
+  const content = buildContent(manifest.packId, period, generatedAt, figures, previousReview)
   const bodyJson = canonicalJson(content)
   if (sha256(row.body_json) !== manifest.bodyJsonSha256) {
     let stored: unknown
@@ -451,7 +471,7 @@ export async function verifyPack(
   } else if (renderHtml(content) !== row.body_html) {
     differences.push('body_html: differs from the page the recomputed figures render')
   }
-  return { packId, ok: differences.length === 0, figures: manifest.figures.length, differences }
+  return { packId, ok: differences.length === 0, figures: manifest.figures.length, differences, notes }
 }
 
 export async function loadPack(ch: ClickHouse, packId: string): Promise<StoredPack | undefined> {

@@ -956,7 +956,7 @@
                 if (!i) return ''
                 return i.notifiedAt
                   ? `notified after ${i.hoursToNotify.toFixed(1)} h (${i.severity})`
-                  : `NOT notified: ${i.hoursOpen.toFixed(1)} h since detection (${i.severity})`
+                  : `NOT notified: ${i.hoursOpen.toFixed(1)} h since awareness (${i.severity})`
               },
             },
           },
@@ -969,7 +969,7 @@
           y: {
             beginAtZero: true,
             suggestedMax: 96,
-            title: { display: true, text: 'Hours from detection to notification' },
+            title: { display: true, text: 'Hours from awareness to notification' },
             grid: { color: '#eceef2' },
           },
         },

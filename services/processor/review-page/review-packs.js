@@ -28,9 +28,11 @@
     })
     const data = await res.json().catch(() => ({}))
     if (!res.ok) {
-      throw new Error(
+      const err = new Error(
         [data.error, ...(data.reasons || [])].filter(Boolean).join(': ') || `HTTP ${res.status}`,
       )
+      err.status = res.status
+      throw err
     }
     return { status: res.status, data }
   }
@@ -41,7 +43,14 @@
     const started = Date.now()
     while (Date.now() - started < GIVE_UP_MS) {
       await new Promise((r) => setTimeout(r, POLL_MS))
-      const { data: job } = await call('GET', answer.data.poll)
+      let job
+      try {
+        job = (await call('GET', answer.data.poll)).data
+      } catch (err) {
+        // A network blip, a restart (5xx) or the rate limit (429) does not end the job: ask again.
+        if (err.status === undefined || err.status >= 500 || err.status === 429) continue
+        throw err
+      }
       if (job.status === 'done') return job.result
       if (job.status === 'failed') throw new Error(job.error)
     }
@@ -69,17 +78,21 @@
   function verifyButton(p) {
     const button = document.createElement('button')
     button.type = 'button'
-    button.className = 'nc-open'
+    button.className = 'packs-button'
     button.textContent = 'Verify'
     button.dataset.testid = 'pack-verify'
     button.addEventListener('click', () =>
       run(
         `Verify ${p.period}`,
         () => call('GET', `/api/review-packs/${encodeURIComponent(p.packId)}/verify`),
-        (r) =>
-          r.ok
-            ? `Pack ${p.packId} verified: ${r.figures} figures recomputed, no difference, chain intact.`
-            : `Pack ${p.packId} does NOT verify: ${r.differences.join('; ')}`,
+        (r) => {
+          const redefined = r.notes.length
+            ? ` ${r.notes.length} figure(s) were computed under a KPI definition that has changed since: not compared (${r.notes[0]}${r.notes.length > 1 ? '; …' : ''}).`
+            : ''
+          return r.ok
+            ? `Pack ${p.packId} verified: ${r.figures} figures recomputed, no difference, chain intact.${redefined}`
+            : `Pack ${p.packId} does NOT verify: ${r.differences.join('; ')}${redefined}`
+        },
       ),
     )
     const td = document.createElement('td')

@@ -170,7 +170,7 @@ function mapParsed(f: OcsfFinding): ParseResult {
   }
   if (detectedAt === undefined) {
     return fail('invalid_data', [
-      `unmapped.aims.detectedAt (data.detectedAt): is required when no ${f.class_uid === OCSF_INCIDENT_FINDING ? 'finding_info_list[]' : 'finding_info'}.created_time is given (the time the organisation became aware starts the 72-hour clock)`,
+      `unmapped.aims.detectedAt (data.detectedAt): is required when no ${f.class_uid === OCSF_INCIDENT_FINDING ? 'finding_info_list[]' : 'finding_info'}.created_time is given (the detection time; the 72-hour clock starts there unless unmapped.aims.awarenessAt is given)`,
     ])
   }
   const occurredAt = f.start_time === undefined ? undefined : iso(f.start_time)

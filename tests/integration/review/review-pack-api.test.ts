@@ -229,18 +229,30 @@ describe('review pack API', () => {
       })
       return { status: res.status, body: (await res.json()) as Json, location: res.headers.get('location') }
     }
-    // Another replica's job holds the lease: a second one is refused, naming it.
+    const finished = async (jobPoll: string): Promise<Json> => {
+      for (let i = 0; i < 900; i++) {
+        const job = (await apiGet(asyncBase, jobPoll, auth.tokens.executive)).body
+        if (job.status !== 'running') return job
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      throw new Error(`${jobPoll} still running after 180 s`)
+    }
+    // Another replica's generation holds the lease: a second one is refused, naming it; a verification
+    // (a reader's job) is not held up by it.
     let release!: () => void
     const other = await new PackJobs(redis, redisPrefix, undefined).start(
-      'verify',
-      packId,
+      'generate',
+      '2026-Q1',
       'someone',
       () => new Promise<void>((r) => (release = r)),
     )
     expect(other.started).toBe(true)
     const busy = await postTo('/api/review-packs', auth.tokens.admin, { period: '2026-08' })
     expect(busy.status).toBe(409)
-    expect(busy.body.error).toContain(`verify ${packId}`)
+    expect(busy.body.error).toContain('generate 2026-Q1')
+    const meanwhile = await apiGet(asyncBase, `/api/review-packs/${packId}/verify`, auth.tokens.executive)
+    expect(meanwhile.status).toBe(202)
+    expect(await finished(meanwhile.body.poll)).toMatchObject({ status: 'done', result: { ok: true } })
     release()
     if (other.started) expect((await other.finished).status).toBe('done')
 
@@ -250,14 +262,6 @@ describe('review pack API', () => {
     expect(started.body).toEqual({ jobId: started.body.jobId, status: 'running', poll })
     expect(started.location).toBe(poll)
     expect((await apiGet(asyncBase, poll, auth.tokens.ml)).status).toBe(403)
-    const finished = async (jobPoll: string): Promise<Json> => {
-      for (let i = 0; i < 900; i++) {
-        const job = (await apiGet(asyncBase, jobPoll, auth.tokens.executive)).body
-        if (job.status !== 'running') return job
-        await new Promise((r) => setTimeout(r, 200))
-      }
-      throw new Error(`${jobPoll} still running after 180 s`)
-    }
     const job = await finished(poll)
     expect(job).toMatchObject({ kind: 'generate', target: '2026-08', by: expect.any(String), status: 'done' })
     expect(job.result.packId).toMatch(/^2026-08-\d{8}T\d{6}Z$/)

@@ -14,6 +14,7 @@ import { migrate } from '../../../shared/clickhouse/migrate.js'
 import { loadConfig } from '../../../shared/config/env.js'
 import { fingerprint } from '../../../shared/kpi/breach-state.js'
 import { referenceSql } from '../../../shared/kpi/sql.js'
+import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 
 /**
  * The review pack of 2026-Q3 on a hand-built data set written straight into the fact tables and the
@@ -431,6 +432,21 @@ describe('review pack for 2026-Q3', () => {
     const result = await verifyPack(ch, pack.packId)
     expect(result.differences).toEqual([])
     expect(result.ok).toBe(true)
+  })
+
+  it('reports a KPI whose definition changed since the pack as a note, not a difference', async () => {
+    // A threshold tuned after the review: the figures of that KPI are no longer comparable, the rest are.
+    const config = parseAimsConfig({ kpis: { 'privacy.mttc_hours': { warning: 12, critical: 48 } } })
+    const result = await verifyPack(ch, pack.packId, config)
+    expect(result.differences).toEqual([])
+    expect(result.ok).toBe(true)
+    expect(result.notes.length).toBeGreaterThan(0)
+    for (const note of result.notes) {
+      expect(note).toMatch(
+        /^figure "kpi privacy\.mttc_hours .*": computed with definition [0-9a-f]+ of privacy\.mttc_hours, now [0-9a-f]+: /,
+      )
+    }
+    expect((await verifyPack(ch, pack.packId)).notes).toEqual([])
   })
 
   it('prints to a PDF whose text pdftotext extracts', async () => {
