@@ -32,6 +32,11 @@ export function processorMetrics() {
       help: 'Breaches currently firing, by severity',
       labelNames: ['severity'] as const,
     }),
+    responseRestored: getCounter({
+      name: 'aims_processor_response_restored_total',
+      help: 'Response state put back into Redis from the evidence in ClickHouse (Redis had lost it), by kind',
+      labelNames: ['kind'] as const,
+    }),
     samples: getCounter({
       name: 'aims_processor_samples_total',
       help: 'KPI samples judged by the breach lifecycle (unchanged healthy series included)',

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis'
 import type { Kafka } from 'kafkajs'
 import type { AlertJob } from '../../shared/alerts/alert-job.js'
 import { createAlertQueue, enqueueAlert } from '../../shared/alerts/queue.js'
+import { ResponseState } from '../../shared/alerts/response.js'
 import { type ClickHouse, createClickHouse, queryRows } from '../../shared/clickhouse/client.js'
 import type { Config } from '../../shared/config/env.js'
 import { errorMessage } from '../../shared/errors.js'
@@ -16,13 +17,14 @@ import { recordDefinitionVersions } from '../../shared/kpi/definition-log.js'
 import { staleAfterConfigured } from '../../shared/kpi/lifecycle.js'
 import { type AimsConfig, enabledKpis } from '../../shared/kpi/thresholds.js'
 import type { Logger } from '../../shared/logger.js'
-import { mountReviewPackApi } from '../review-pack/api.js'
+import { mountReviewPackApi, packSyncWaitMs } from '../review-pack/api.js'
 import { AuditRunner, ModelRunner, PrivacyRunner, type TimedArea } from './areas.js'
 import { BreachStore } from './breach-store.js'
 import { processorMetrics } from './metrics.js'
 import { mountNonconformityApi } from './nonconformity/api.js'
 import { NonconformityOpener } from './nonconformity/opener.js'
 import { mountReadApi } from './read-api.js'
+import { restoreResponseState } from './response/restore.js'
 import { mountResponseApi } from './response/routes.js'
 import { mountReviewPage } from './review-page/mount.js'
 import { SeriesEvaluator } from './series.js'
@@ -62,6 +64,8 @@ export const TICK_MS = 200
 const OUTBOX_GRACE_MS = 30_000
 /** ...looked for this often, by every replica. */
 const OUTBOX_INTERVAL_MS = 10_000
+/** How often the response state is checked against its evidence (response/restore.ts). */
+const RESTORE_INTERVAL_MS = 60_000
 /** Series read as current however old their latest value: they are written when they change. */
 const CURRENT_FOREVER_MS = 50 * 365 * 24 * 3600_000
 
@@ -206,6 +210,7 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     redis,
     redisPrefix: cfg.REDIS_PREFIX,
     log,
+    syncWaitMs: packSyncWaitMs(cfg),
   })
   mountReviewPage(http, {
     ch: deps.ch,
@@ -243,8 +248,23 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
     await nonconformities.tick()
   }
 
+  const responseState = new ResponseState(redis, cfg.REDIS_PREFIX)
+  const restoreResponse = async () => {
+    try {
+      const r = await restoreResponseState(ch, responseState, clock())
+      for (const [kind, n] of Object.entries(r)) if (n > 0) metrics.responseRestored.inc({ kind }, n)
+      if (r.silences + r.acknowledgements + r.owners > 0) {
+        log.warn(r, 'response state restored into Redis from ClickHouse: Redis had lost it')
+      }
+    } catch (err) {
+      // Not the evaluation's health: the next interval tries again.
+      log.warn({ err: errorMessage(err) }, 'restoring the response state from ClickHouse failed')
+    }
+  }
+
   let lastSweep = 0
   let lastOutbox = Date.now()
+  let lastRestore = 0
   let ticking = false
   const tick = async () => {
     if (ticking) return
@@ -257,6 +277,10 @@ export async function startProcessor(deps: ProcessorDeps): Promise<Processor> {
       if (Date.now() - lastOutbox >= OUTBOX_INTERVAL_MS) {
         lastOutbox = Date.now()
         await redriveOutbox()
+      }
+      if (Date.now() - lastRestore >= RESTORE_INTERVAL_MS) {
+        lastRestore = Date.now()
+        await restoreResponse()
       }
       if (sweep) {
         lastSweep = Date.now()

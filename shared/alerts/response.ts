@@ -262,6 +262,25 @@ export class ResponseState {
     return ok === 1
   }
 
+  /**
+   * Puts back what the evidence in ClickHouse says when Redis has lost it: each field only where the
+   * breach has none (what Redis holds is as new or newer). True when anything was written.
+   */
+  async restoreBreach(breachId: string, fields: { ack?: Acknowledgement; owner?: string }): Promise<boolean> {
+    const key = this.breachKey(breachId)
+    const tx = this.redis.multi()
+    if (fields.ack) tx.hsetnx(key, 'ack', JSON.stringify(fields.ack))
+    if (fields.owner) tx.hsetnx(key, 'owner', fields.owner)
+    tx.expire(key, this.ttlSec)
+    const results = (await tx.exec()) ?? []
+    return results.slice(0, -1).some(([, n]) => n === 1)
+  }
+
+  /** A silence back from the evidence, unless Redis holds one with this id (true when written). */
+  async restoreSilence(s: Silence): Promise<boolean> {
+    return (await this.redis.hsetnx(this.silencesKey, s.id, JSON.stringify(silenceSchema.parse(s)))) === 1
+  }
+
   async putSilence(s: Silence): Promise<void> {
     await this.redis.hset(this.silencesKey, s.id, JSON.stringify(silenceSchema.parse(s)))
   }

@@ -453,7 +453,8 @@ function generate(adminToken: string): Case[] {
       `/api/review-packs/${r.pick(['2026-Q3', '2026-Q9-20261002T090000Z', "x' OR '1'='1", '<p>', '..%2f..'])}`,
     () => `/api/review-packs/2026-Q3-20261002T090000Z?format=${r.pick(['pdf', 'xml', ''])}x`,
     () => `/api/review-packs/${r.word(r.int(1, 40))}/verify`,
-    () => `/api/review-packs/jobs/${r.pick(['', 'x', r.word(r.int(1, 80)), '00000000-0000-0000-0000-00000000000g'])}`,
+    () =>
+      `/api/review-packs/jobs/${r.pick(['', 'x', r.word(r.int(1, 80)), '00000000-0000-0000-0000-00000000000g'])}`,
   ]
   for (let i = 0; i < 40; i++) {
     cases.push({

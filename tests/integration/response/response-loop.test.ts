@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Alerter, startAlerter } from '../../../services/alerter/alerter.js'
 import type { PagerdutyEvent } from '../../../services/alerter/sinks/pagerduty/sender.js'
 import type { Processor } from '../../../services/processor/processor.js'
+import { restoreResponseState } from '../../../services/processor/response/restore.js'
 import { type AlertQueue, createAlertQueue } from '../../../shared/alerts/queue.js'
+import { ResponseState } from '../../../shared/alerts/response.js'
 import { queryRows } from '../../../shared/clickhouse/client.js'
 import { HttpServer } from '../../../shared/http/server.js'
 import { topicNames } from '../../../shared/kafka/topics.js'
@@ -453,6 +455,7 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
   it('withdrawing an acknowledgement resumes the escalation where it stopped', async () => {
     const t0 = now.getTime()
     const b = await failingModel('unack-model')
+    seen.unacknowledged = b
     await pd.waitFor('the on-call page', () => events(KEYS.oncall, b.fingerprint).length > 0)
     now = new Date(t0 + 1 * MIN)
     expect((await post(`/api/breaches/${b.breachId}/unack`, auth.tokens.admin)).status).toBe(409)
@@ -552,5 +555,44 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
         key,
       ).toHaveLength(1)
     }
+  })
+
+  it('after Redis loses the response state, acknowledgements, owners and silences come back from ClickHouse, never over newer state', async () => {
+    const prefix = stack.cfg.REDIS_PREFIX
+    const lost = await redis.keys(`${prefix}:response:*`)
+    expect(lost.length).toBeGreaterThan(0)
+    await redis.del(...lost)
+    const acked = seen.acknowledged!.breachId
+    expect((await get(`/api/breaches/${acked}/actions`, auth.tokens.admin)).body.response).toMatchObject({
+      acknowledged: null,
+    })
+
+    const state = new ResponseState(redis, prefix)
+    // The alerters hold delivery by the silences in Redis: none left.
+    expect(await state.silences()).toEqual([])
+    const restored = await restoreResponseState(stack.ch, state, now)
+    // Acknowledged: the ack-model breach (by the API) and the escalated one (from the page); the
+    // unacknowledged one stays so; silences: those of the earlier cases not yet ended.
+    expect(restored).toMatchObject({ acknowledgements: 2, owners: 1 })
+    expect(restored.silences).toBeGreaterThanOrEqual(1)
+    const read = await get(`/api/breaches/${acked}/actions`, auth.tokens.admin)
+    expect(read.body.response).toMatchObject({
+      acknowledged: { by: 'test-admin', comment: 'looking at the drift' },
+      owner: 'ml-oncall',
+    })
+    const unacked = await get(`/api/breaches/${seen.unacknowledged!.breachId}/actions`, auth.tokens.admin)
+    expect(unacked.body.response).toMatchObject({ acknowledged: null })
+    expect((await state.silences()).map((x) => x.reason)).toContain('release rehearsal')
+    // Ended silences stay in ClickHouse only.
+    expect((await state.silences()).map((x) => x.reason)).not.toContain('load test')
+
+    // What Redis holds is as new or newer: a second run writes nothing, and changes nothing it holds.
+    await state.setOwner(acked, 'newer-owner')
+    expect(await restoreResponseState(stack.ch, state, now)).toEqual({
+      silences: 0,
+      acknowledgements: 0,
+      owners: 0,
+    })
+    expect((await state.get(acked)).owner).toBe('newer-owner')
   })
 })
