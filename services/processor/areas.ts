@@ -47,6 +47,24 @@ export interface TimedArea {
   held(): number
 }
 
+/** Samples carrying the area's latest input time (none yet: not watched). */
+function withInput(samples: Sample[], inputAt: number | null): Sample[] {
+  return inputAt === null ? samples : samples.map((s) => ({ ...s, inputAt }))
+}
+
+/** The later of `current` and the entities' latest inputs. */
+function latestOf(
+  current: number | null,
+  entities: readonly { lastInputAt?: number | null }[],
+): number | null {
+  let out = current
+  for (const e of entities) {
+    const t = e.lastInputAt ?? null
+    if (t !== null && (out === null || t > out)) out = t
+  }
+  return out
+}
+
 export class PrivacyRunner implements TimedArea {
   readonly name = 'privacy'
   readonly ready: Promise<void>
@@ -55,6 +73,8 @@ export class PrivacyRunner implements TimedArea {
   private readonly regimes: RegimeClockArea
   private readonly serial = new Serial()
   private readonly kpiIds: Set<string>
+  /** The area's latest input (lifecycle stale_after watches the aggregates by it). */
+  private lastInputAt: number | null = null
 
   constructor(
     private readonly deps: AreaDeps,
@@ -94,8 +114,14 @@ export class PrivacyRunner implements TimedArea {
     return earliest(this.engine.nextDeadline(), this.regimes.nextDeadline())
   }
 
+  /** The aggregates, carrying the area's latest input (per-incident clocks run on their own time). */
+  private aggregates(now: number): Sample[] {
+    return withInput(this.engine.aggregates(now), this.lastInputAt)
+  }
+
   private async load(now: number): Promise<void> {
     const started = performance.now()
+    this.lastInputAt = await stateReader.latestInput(this.deps.ch, 'privacy')
     const open = await this.deps.series.loadKpis(this.kpiIds)
     const watched = [...open.values()]
       .filter((b) => b.kpiId === CLOCK_KPI)
@@ -115,7 +141,7 @@ export class PrivacyRunner implements TimedArea {
       watchedRegimes.map((w) => w.incidentId),
     )
     const samples = [
-      ...this.engine.aggregates(now),
+      ...this.aggregates(now),
       ...this.engine.clockSamples(now),
       ...this.regimes.upsert(regimeFacts, now),
     ]
@@ -138,9 +164,10 @@ export class PrivacyRunner implements TimedArea {
       stateReader.incidents(this.deps.ch, ids),
       regimeStateReader.incidents(this.deps.ch, ids),
     ])
+    this.lastInputAt = latestOf(this.lastInputAt, incidents)
     const clocks = this.engine.upsert(incidents, now)
     const regimeClocks = this.regimes.upsert(regimeFacts, now)
-    await this.deps.series.evaluate([...clocks, ...regimeClocks, ...this.engine.aggregates(now)])
+    await this.deps.series.evaluate([...clocks, ...regimeClocks, ...this.aggregates(now)])
     this.deps.metrics.heldEntities.set({ area: 'privacy' }, this.engine.held)
   })
 
@@ -154,7 +181,7 @@ export class PrivacyRunner implements TimedArea {
       const marks = [...this.engine.advanceTo(now), ...this.regimes.advanceTo(now)].sort(
         (a, b) => a.at - b.at,
       )
-      await this.deps.series.evaluate([...marks, ...this.engine.aggregates(now)])
+      await this.deps.series.evaluate([...marks, ...this.aggregates(now)])
       if (due !== undefined && due <= now)
         this.deps.metrics.deadlineLagSeconds.observe(Math.max(0, Date.now() - due) / 1000)
     })
@@ -167,6 +194,8 @@ export class AuditRunner implements TimedArea {
   private readonly engine = new AuditArea()
   private readonly serial = new Serial()
   private readonly kpiIds: Set<string>
+  /** The area's latest input (lifecycle stale_after watches the audit KPIs by it). */
+  private lastInputAt: number | null = null
 
   constructor(
     private readonly deps: AreaDeps,
@@ -186,10 +215,13 @@ export class AuditRunner implements TimedArea {
 
   private async load(now: number): Promise<void> {
     const started = performance.now()
+    this.lastInputAt = await stateReader.latestInput(this.deps.ch, 'audit')
     await this.deps.series.loadKpis(this.kpiIds)
     const findings = await stateReader.liveFindings(this.deps.ch, new Date(now))
     this.engine.upsert(findings, now)
-    await this.deps.series.evaluate(this.engine.samples(now, true), { kpiIds: this.kpiIds })
+    await this.deps.series.evaluate(withInput(this.engine.samples(now, true), this.lastInputAt), {
+      kpiIds: this.kpiIds,
+    })
     this.deps.metrics.areaLoadSeconds.observe({ area: 'audit' }, (performance.now() - started) / 1000)
     this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
     this.deps.log.info(
@@ -200,8 +232,9 @@ export class AuditRunner implements TimedArea {
 
   private readonly triggers = new Coalescing(this.serial, async (ids, now) => {
     const findings = await stateReader.findings(this.deps.ch, ids)
+    this.lastInputAt = latestOf(this.lastInputAt, findings)
     this.engine.upsert(findings, now)
-    await this.deps.series.evaluate(this.engine.samples(now))
+    await this.deps.series.evaluate(withInput(this.engine.samples(now), this.lastInputAt))
     this.deps.metrics.heldEntities.set({ area: 'audit' }, this.engine.held)
   })
 
@@ -213,7 +246,7 @@ export class AuditRunner implements TimedArea {
     return this.serial.run(async () => {
       const due = this.engine.nextDeadline()
       this.engine.advanceTo(now)
-      await this.deps.series.evaluate(this.engine.samples(now))
+      await this.deps.series.evaluate(withInput(this.engine.samples(now), this.lastInputAt))
       if (due !== undefined && due <= now)
         this.deps.metrics.deadlineLagSeconds.observe(Math.max(0, Date.now() - due) / 1000)
     })

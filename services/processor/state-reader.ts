@@ -49,6 +49,7 @@ function toIncident(r: Row): IncidentFacts {
     notifiedAt: time(r.regulator_notified_at),
     awarenessAt: time(r.awareness_at),
     recordsAffected: BigInt(String(r.records_affected ?? 0)),
+    lastInputAt: notAfter(time(r.last_event_at), time(r.last_ingested_at)),
   }
 }
 
@@ -63,6 +64,7 @@ function toFinding(r: Row): FindingFacts {
     dueAt: time(r.due_at),
     closedAt: time(r.closed_at),
     repeatOf: r.repeat_of === null || r.repeat_of === undefined ? null : String(r.repeat_of),
+    lastInputAt: notAfter(time(r.last_event_at), time(r.last_ingested_at)),
   }
 }
 
@@ -112,6 +114,8 @@ const INCIDENT_FIELDS = [
   'regulator_notified_at',
   'awareness_at',
   'records_affected',
+  'last_event_at',
+  'last_ingested_at',
 ]
 const FINDING_FIELDS = [
   'standard',
@@ -122,6 +126,8 @@ const FINDING_FIELDS = [
   'due_at',
   'closed_at',
   'repeat_of',
+  'last_event_at',
+  'last_ingested_at',
 ]
 const VERSION_FIELDS = [
   'first_event_at',
@@ -246,7 +252,19 @@ export async function byIds<T>(
   return out
 }
 
+/** The latest input of an area's feed (event time, never later than its arrival), from its facts. */
+const LATEST_INPUT = {
+  privacy: 'SELECT max(least(event_time, ingested_at)) AS t FROM privacy_incident_events',
+  audit: 'SELECT max(least(event_time, ingested_at)) AS t FROM audit_finding_events',
+} as const
+
 export const stateReader = {
+  /** When the area's latest event happened (null: none yet), for the staleness of its aggregates. */
+  async latestInput(ch: ClickHouse, area: keyof typeof LATEST_INPUT): Promise<number | null> {
+    const [row] = await queryRows<{ t: string | null }>(ch, `${LATEST_INPUT[area]} HAVING count() > 0`)
+    return row ? time(row.t) : null
+  },
+
   /** Every entity the live path would hold at `now`, as of `now` on one time axis (history, backfill). */
   async asOf(
     ch: ClickHouse,

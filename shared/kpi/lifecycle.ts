@@ -62,8 +62,13 @@ export const lifecycleEntrySchema = z.strictObject({
 })
 export type LifecycleEntry = z.infer<typeof lifecycleEntrySchema>
 
-/** Areas whose inputs carry the time they last arrived (stale_after is measured there only). */
-const STALE_AREAS: ReadonlySet<KpiArea> = new Set(['model'])
+/**
+ * Where stale_after is measured: a model's series from its latest evaluation; the privacy and audit
+ * aggregates from the area's latest event (the feed as a whole: a SIEM or audit tool that stopped
+ * sending). Per-incident clocks run on their own time and are not watched.
+ */
+const STALE_AREAS: ReadonlySet<KpiArea> = new Set(['model', 'privacy', 'audit'])
+const clockScoped = (kpi: KpiDefinition | undefined) => kpi?.scope.includes('incident_id') === true
 
 /** A clear threshold on the breach side of a level would never hold back a resolve: rejected. */
 function clearIsHealthy(op: Comparator, clear: number, levels: readonly (number | null)[]): boolean {
@@ -117,7 +122,14 @@ function entrySchemaFor(area: KpiArea, kpi: KpiDefinition | undefined) {
         ctx.addIssue({
           code: 'custom',
           path: [...path, 'stale_after'],
-          message: `staleness is measured for model KPIs (the time of each model's latest evaluation); ${area} is not supported`,
+          message: `staleness is measured for model, privacy and audit KPIs; ${area} is not supported`,
+        })
+      }
+      if (layer.stale_after !== undefined && layer.stale_after !== null && clockScoped(kpi)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [...path, 'stale_after'],
+          message: `${kpi!.id} is a per-incident clock, driven by its own time: staleness watches the area's aggregate KPIs`,
         })
       }
     }

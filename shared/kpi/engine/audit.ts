@@ -24,6 +24,8 @@ export interface FindingFacts {
   dueAt: number | null
   closedAt: number | null
   repeatOf: string | null
+  /** When its latest event happened, never later than its arrival: the area's freshness, not a KPI input. */
+  lastInputAt?: number | null
 }
 
 export const AUDIT_WINDOWS = { closed: 90 * DAY_MS, repeats: 365 * DAY_MS } as const

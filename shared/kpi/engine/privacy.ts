@@ -27,6 +27,8 @@ export interface IncidentFacts {
   /** When the controller became aware (null: not given, aware when detected). */
   awarenessAt: number | null
   recordsAffected: bigint
+  /** When its latest event happened, never later than its arrival: the area's freshness, not a KPI input. */
+  lastInputAt?: number | null
 }
 
 /** Where the 72 hours of GDPR Art. 33 run from: awareness, else detection (v1 events give no awareness). */

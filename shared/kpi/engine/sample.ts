@@ -41,7 +41,8 @@ export interface Sample extends Measurement {
   at: number
   /**
    * When the series' inputs last arrived (ms; model KPIs: the latest evaluation of the model in that
-   * environment, on its current version's series only). Absent: the series is not watched for staleness.
+   * environment, on its current version's series only; privacy and audit aggregates: the area's latest
+   * event). Absent: the series is not watched for staleness.
    */
   inputAt?: number
   /** Set once judged: the level the value reaches that its interval does not confirm (interval policy). */

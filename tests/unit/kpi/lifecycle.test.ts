@@ -359,9 +359,13 @@ describe('lifecycle config', () => {
     )
     expect(bad({ model: { clear: 0.9 } })).toThrow('lifecycle.model.clear: clear is set per KPI')
     expect(bad({ 'model.disparate_impact_ratio': { clear: 0.9 } })).toThrow(/tolerance band/)
-    expect(bad({ privacy: { stale_after: '2d' } })).toThrow(
-      /lifecycle\.privacy\.stale_after: staleness is measured for model KPIs/,
+    expect(bad({ 'privacy.notification_clock_hours': { stale_after: '2d' } })).toThrow(
+      /lifecycle\.privacy\.notification_clock_hours\.stale_after: privacy\.notification_clock_hours is a per-incident clock/,
     )
+    // The privacy and audit feeds as a whole are watched through their aggregates.
+    expect(() =>
+      parseAimsConfig({ lifecycle: { privacy: { stale_after: '30d' }, audit: { stale_after: '90d' } } }),
+    ).not.toThrow()
     expect(bad({ model: { stale_after: '0s' } })).toThrow(
       /lifecycle\.model\.stale_after: must be longer than 0s/,
     )
