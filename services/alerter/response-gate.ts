@@ -9,6 +9,7 @@ import { silencesFor } from '../../shared/alerts/silence.js'
  * - firing / escalated: held when an active silence covers it (the breach is recorded, delivery waits for
  *   the silence to end); otherwise delivered, its sinks remembered, and its escalation policy started;
  * - acknowledged: delivered to every sink that was told about the breach (none told: nothing to send);
+ * - unacknowledged: the same, unless the breach has resolved meanwhile;
  * - escalation / reminder: dropped when the breach was acknowledged or resolved since it was enqueued;
  * - resolved: ends the escalation; a breach whose firing a silence held (nobody was told) is not
  *   announced as resolved either.
@@ -46,8 +47,11 @@ export async function gateAlert(alert: AlertJob, deps: ResponseGateDeps): Promis
       }
       return { deliver: true, sinks }
     }
-    case 'acknowledged': {
+    case 'acknowledged':
+    case 'unacknowledged': {
       const r = await state.get(alert.breachId)
+      if (alert.kind === 'unacknowledged' && r.resolvedAt !== undefined)
+        return { deliver: false, reason: 'resolved' }
       const sinks = alert.sinks ?? r.sinks
       return sinks.length > 0 ? { deliver: true, sinks } : { deliver: false, reason: 'never_notified' }
     }

@@ -14,12 +14,14 @@ export type TransitionKind = z.infer<typeof transitionKindSchema>
 
 /**
  * What an alert job announces: a breach transition, or a step of the response loop on an open breach
- * (shared/alerts/response.ts): `acknowledged` (someone has it), `escalation` (a step of an escalation
- * policy: nobody acknowledged in time) and `reminder` (still unacknowledged after the last step).
+ * (shared/alerts/response.ts): `acknowledged` (someone has it), `unacknowledged` (they handed it back:
+ * nobody has it, the escalation resumes), `escalation` (a step of an escalation policy: nobody
+ * acknowledged in time) and `reminder` (still unacknowledged after the last step).
  */
 export const alertKindSchema = z.enum([
   ...transitionKindSchema.options,
   'acknowledged',
+  'unacknowledged',
   'escalation',
   'reminder',
 ])

@@ -54,6 +54,8 @@ export function headline(job: AlertJob): string {
       return 'RESOLVED'
     case 'acknowledged':
       return `ACKNOWLEDGED by ${job.response?.acknowledged?.by ?? 'someone'}`
+    case 'unacknowledged':
+      return `UNACKNOWLEDGED ${job.severity}: nobody has it, escalation resumes`
     case 'escalation': {
       const e = job.response?.escalation
       return `ESCALATION step ${e?.step ?? '?'}/${e?.steps ?? '?'} ${job.severity}, not acknowledged`

@@ -157,17 +157,24 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     return row
   }
 
-  const acknowledgedJob = (breach: BreachSummary, r: BreachResponse, actionId: string): AlertJob => {
+  /** The job telling the breach's sinks that someone took it (acknowledged) or handed it back. */
+  const responseJob = (
+    kind: 'acknowledged' | 'unacknowledged',
+    breach: BreachSummary,
+    r: BreachResponse,
+    actionId: string,
+    by: string,
+  ): AlertJob => {
     const kpi = byId.get(breach.kpiId)
     const base = deps.cfg.PUBLIC_BASE_URL.replace(/\/+$/, '')
     const where = Object.entries(breach.scope)
       .map(([k, v]) => `${k}=${v}`)
       .join(', ')
     return {
-      transitionId: `${breach.breachId}-acknowledged-${actionId}`,
+      transitionId: `${breach.breachId}-${kind}-${actionId}`,
       breachId: breach.breachId,
       fingerprint: breach.fingerprint,
-      kind: 'acknowledged',
+      kind,
       severity: breach.severity,
       kpi: {
         id: breach.kpiId,
@@ -181,8 +188,11 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
       threshold: breach.threshold,
       iso: { iso27001: [...(kpi?.iso.iso27001 ?? [])], iso42001: [...(kpi?.iso.iso42001 ?? [])] },
       startsAt: breach.startedAt.toISOString(),
-      at: r.ack?.at ?? deps.clock().toISOString(),
-      summary: `[ACKNOWLEDGED] ${kpi?.title ?? breach.kpiId} by ${r.ack?.by ?? 'someone'}, ${where || 'overall'}`,
+      at: kind === 'acknowledged' ? (r.ack?.at ?? deps.clock().toISOString()) : deps.clock().toISOString(),
+      summary:
+        kind === 'acknowledged'
+          ? `[ACKNOWLEDGED] ${kpi?.title ?? breach.kpiId} by ${r.ack?.by ?? by}, ${where || 'overall'}`
+          : `[UNACKNOWLEDGED] ${kpi?.title ?? breach.kpiId}: ${by} handed it back, ${where || 'overall'}`,
       description: kpi?.description ?? '',
       links: {
         review: `${base}/review/breaches/${encodeURIComponent(breach.breachId)}`,
@@ -233,7 +243,7 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
         throw err
       }
       const r = await state.get(breach.breachId)
-      await enqueueAlert(alerts(), acknowledgedJob(breach, r, row.action_id))
+      await enqueueAlert(alerts(), responseJob('acknowledged', breach, r, row.action_id, p.name))
       return { breachId: breach.breachId, action: presentAction(row), response: presentResponse(r, config) }
     },
   )
@@ -242,7 +252,9 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
     '/api/breaches/:id/unack',
     {
       schema: {
-        ...actSchema('Withdraw the acknowledgement: escalation resumes where it stopped'),
+        ...actSchema(
+          'Withdraw the acknowledgement: escalation resumes where it stopped; the sinks told of the breach hear that nobody has it',
+        ),
         body: ackBody,
       },
       config: act,
@@ -258,6 +270,9 @@ const responseApi: HttpArea<ResponseApiDeps> = async (app, deps) => {
       })
       await state.unacknowledge(breach.breachId, deps.clock().getTime())
       const r = await state.get(breach.breachId)
+      // Whoever was told someone had it hears that nobody has it now (PagerDuty has no way back from
+      // acknowledged: it gets the trigger as a log entry, and the resumed escalation pages onwards).
+      await enqueueAlert(alerts(), responseJob('unacknowledged', breach, r, row.action_id, p.name))
       return { breachId: breach.breachId, action: presentAction(row), response: presentResponse(r, config) }
     },
   )

@@ -471,6 +471,16 @@ describe('response loop: acknowledge, escalate, silence', { timeout: 180_000 }, 
     })
     expect(unack.status).toBe(200)
     expect(unack.body.response).toMatchObject({ acknowledged: null, escalation: { stepsDone: 0 } })
+    // Those told someone had it hear that nobody has now: on-call (PagerDuty logs the trigger on the
+    // acknowledged incident), and Alertmanager holds the alert without acknowledged_by.
+    await pd.waitFor('the hand-back', () =>
+      events(KEYS.oncall, b.fingerprint).some((e) => e.payload?.summary.startsWith('[UNACKNOWLEDGED ')),
+    )
+    await waitFor('the hand-back in Alertmanager', async () => {
+      const [alert] = await amAlerts(b.fingerprint)
+      return alert?.annotations?.transition === 'unacknowledged' ? alert : undefined
+    })
+    expect((await amAlerts(b.fingerprint))[0]!.annotations.acknowledged_by).toBeUndefined()
     await tickAll()
     await pd.waitFor('the security lead page', () => events(KEYS.lead, b.fingerprint).length > 0)
     await tickAll()

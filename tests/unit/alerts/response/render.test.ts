@@ -65,4 +65,19 @@ describe('acknowledgement, escalation and reminders in the sinks', () => {
     })
     expect(Date.parse(alert!.endsAt)).toBeGreaterThan(Date.parse(job.at))
   })
+
+  it('a withdrawn acknowledgement says nobody has it: Slack, webhook, Alertmanager without acknowledged_by, PagerDuty a trigger', () => {
+    const job = alertJobSchema.parse(sampleAlert({ kind: 'unacknowledged', response: { owner: 'bob' } }))
+    expect(headline(job)).toBe(`UNACKNOWLEDGED ${job.severity}: nobody has it, escalation resumes`)
+    expect(toSlackMessage(job, {}).text).toMatch(/^\[UNACKNOWLEDGED /)
+    expect(JSON.parse(toWebhookBody(job))).toMatchObject({
+      kind: 'unacknowledged',
+      fingerprint: job.fingerprint,
+    })
+    const [alert] = toPostableAlerts(job, { firingEndsAfterSec: 3600 })
+    expect(alert!.annotations.acknowledged_by).toBeUndefined()
+    expect(alert!.annotations).toMatchObject({ transition: 'unacknowledged', owner: 'bob' })
+    // PagerDuty cannot go back from acknowledged: the trigger is logged on the incident, not a new page.
+    expect(toPagerdutyEvent(job, cfg)).toMatchObject({ event_action: 'trigger', dedup_key: job.fingerprint })
+  })
 })
