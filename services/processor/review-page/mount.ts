@@ -46,6 +46,7 @@ const ASSETS: Record<string, Asset> = {
   'page.js': { file: () => join(HERE, 'page.js'), type: JS, cache: 'no-cache' },
   'regime-clocks.js': { file: () => join(HERE, 'regime-clocks.js'), type: JS, cache: 'no-cache' },
   'nonconformity.js': { file: () => join(HERE, 'nonconformity.js'), type: JS, cache: 'no-cache' },
+  'api-client.js': { file: () => join(HERE, 'api-client.js'), type: JS, cache: 'no-cache' },
   'response.js': { file: () => join(HERE, 'response.js'), type: JS, cache: 'no-cache' },
   'review-packs.js': { file: () => join(HERE, 'review-packs.js'), type: JS, cache: 'no-cache' },
   'chart.umd.js': { file: chartJsPath, type: JS, cache: 'private, max-age=86400' },

@@ -24,20 +24,7 @@
     return el
   }
 
-  async function call(method, url, body) {
-    const res = await fetch(url, {
-      method,
-      cache: 'no-store',
-      headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    const data = await res.json().catch(() => ({}))
-    if (!res.ok) {
-      const why = [data.error, ...(data.reasons || [])].filter(Boolean).join(': ')
-      throw new Error(why || `HTTP ${res.status}`)
-    }
-    return data
-  }
+  const call = window.aimsApi.call
 
   const when = (iso) => (iso ? new Date(iso).toLocaleString() : '')
   const scopeText = (scope) =>

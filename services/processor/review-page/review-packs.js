@@ -19,23 +19,7 @@
     $('packs-message').textContent = text
   }
 
-  async function call(method, url, body) {
-    const res = await fetch(url, {
-      method,
-      cache: 'no-store',
-      headers: { accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    const data = await res.json().catch(() => ({}))
-    if (!res.ok) {
-      const err = new Error(
-        [data.error, ...(data.reasons || [])].filter(Boolean).join(': ') || `HTTP ${res.status}`,
-      )
-      err.status = res.status
-      throw err
-    }
-    return { status: res.status, data }
-  }
+  const call = window.aimsApi.request
 
   /** The result of a heavy request: at once (200/201), or by following its job (202). */
   async function outcome(answer) {
