@@ -9,7 +9,7 @@ import type { Sample } from './sample.js'
  * next time its contribution changes by time alone (a window edge, the 72-hour mark, a clock mark).
  * An event costs O(log n) for the incident it changes; an idle tick costs nothing; the aggregates never
  * re-read history. Sums are exact integers (BigInt milliseconds), so the values equal the reference SQL's
- * (shared/kpi/sql.ts) bit for bit, which tests/integration/processor/equivalence.test.ts checks.
+ * (shared/kpi/sql.ts) bit for bit, which tests/integration/kpi/equivalence.test.ts checks.
  *
  * Invariant: an incident not held here contributes nothing at any later time until an event changes it.
  */
