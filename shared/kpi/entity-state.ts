@@ -9,7 +9,8 @@
  *   happened by T (event time) or what was known at T (ingest time). The reference KPI queries, the
  *   equivalence checks and review-pack verification use it.
  *
- * Lifecycle semantics (all explicit here, tested in tests/integration/processor/semantics.test.ts and tests/integration/kpi/kpi-definitions.test.ts):
+ * Lifecycle semantics (all explicit here; tested in tests/integration/processor/semantics.test.ts and
+ * tests/integration/kpi/kpi-definitions.test.ts):
  * - Events of one entity are totally ordered by (event time in ms, lifecycle rank, cityHash64(event id)):
  *   two events in the same millisecond order by lifecycle, never by hash alone.
  * - `latest` fields take the value of the latest event.
