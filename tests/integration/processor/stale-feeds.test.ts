@@ -10,6 +10,7 @@ import { fingerprint } from '../../../shared/kpi/breach-state.js'
 import { staleFingerprint } from '../../../shared/kpi/staleness.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { allAlertJobs } from '../../helpers/alert-jobs.js'
 import { testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
@@ -76,10 +77,7 @@ describe('processor: stale privacy feed', () => {
   })
 
   const staleJobs = async () =>
-    (await alerts.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']))
-      .map((j) => j.data)
-      .filter((d) => d.stale !== undefined)
-      .sort((a, b) => a.at.localeCompare(b.at))
+    (await allAlertJobs(alerts)).filter((d) => d.stale !== undefined).sort((a, b) => a.at.localeCompare(b.at))
 
   const status = async (fp: string) =>
     (

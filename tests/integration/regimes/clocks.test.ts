@@ -12,6 +12,7 @@ import { REGIME_STEP_KPIS, regimeKpiId } from '../../../shared/kpi/regimes.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { parseAimsConfig } from '../../../shared/kpi/thresholds.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { incidentAlertJobs } from '../../helpers/alert-jobs.js'
 import { apiGet, type Json, loginLink, testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
 import { testConfig, waitFor } from '../../helpers/infra.js'
@@ -87,21 +88,7 @@ describe('regulatory notification clocks', () => {
     await stack?.close()
   })
 
-  const jobsFor = async (kpiId: string, incidentId: string) =>
-    (await alerts.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']))
-      .map((j) => j.data)
-      .filter((d) => d.kpi.id === kpiId && d.scope.incident_id === incidentId)
-      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
-
-  const waitForJobs = (what: string, kpiId: string, incidentId: string, count: number) =>
-    waitFor(
-      what,
-      async () => {
-        const jobs = await jobsFor(kpiId, incidentId)
-        return jobs.length >= count ? jobs : undefined
-      },
-      WAIT_MS,
-    )
+  const { jobsFor, waitForJobs } = incidentAlertJobs(() => alerts, WAIT_MS)
 
   /** The page's view of one incident's clocks, as the security team reads it. */
   const clocksOf = async (incidentId: string): Promise<Json> => {

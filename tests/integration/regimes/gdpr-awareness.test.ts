@@ -16,9 +16,10 @@ import { CLOCK_KPI } from '../../../shared/kpi/engine/privacy.js'
 import { incidentState, stateMergeSelect } from '../../../shared/kpi/entity-state.js'
 import { runReference } from '../../../shared/kpi/run.js'
 import { createRedis } from '../../../shared/redis/client.js'
+import { incidentAlertJobs } from '../../helpers/alert-jobs.js'
 import { apiGet, type Json, testAuth } from '../../helpers/api.js'
 import { incidentEvent } from '../../helpers/events.js'
-import { testConfig, waitFor } from '../../helpers/infra.js'
+import { testConfig } from '../../helpers/infra.js'
 import {
   openStack,
   produce,
@@ -75,20 +76,7 @@ describe('GDPR Art. 33 from awareness', () => {
     await stack?.close()
   })
 
-  const jobsFor = async (kpiId: string, incidentId: string) =>
-    (await alerts.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized']))
-      .map((j) => j.data)
-      .filter((d) => d.kpi.id === kpiId && d.scope.incident_id === incidentId)
-      .sort((a, b) => Date.parse(a.at) - Date.parse(b.at))
-  const waitForJobs = (what: string, kpiId: string, incidentId: string, count: number) =>
-    waitFor(
-      what,
-      async () => {
-        const jobs = await jobsFor(kpiId, incidentId)
-        return jobs.length >= count ? jobs : undefined
-      },
-      WAIT_MS,
-    )
+  const { jobsFor, waitForJobs } = incidentAlertJobs(() => alerts, WAIT_MS)
   const send = async (id: string, detectedAt: number, data: Record<string, unknown>) => {
     const event = incidentEvent({
       incidentId: id,
