@@ -126,6 +126,18 @@ describe('OCSF Incident Finding (2005) → privacy incident', () => {
       incidentFinding({ incidentId: 'SOC-80', time: T0, createdTime: T0, aims: { awarenessAt: T0 - H } }),
     )
     expect(early.reason).toMatch(/^unmapped\.aims\.awarenessAt \(data\.awarenessAt\): /)
+    // Malformed clock fields are refused naming the attribute, never passed on or dropped.
+    const bad = (aims: Record<string, unknown>) =>
+      rejected(incidentFinding({ incidentId: 'SOC-81', time: T0, createdTime: T0, aims })).reason
+    expect(bad({ regimes: 'nis2' })).toMatch(/unmapped\.aims\.regimes/)
+    expect(bad({ regimes: ['nis9'] })).toMatch(/unmapped\.aims\.regimes/)
+    expect(bad({ reports: [{ regime: 'nis2', step: 'early_warning', sentAt: 'yesterday' }] })).toMatch(
+      /unmapped\.aims\.reports/,
+    )
+    expect(bad({ reports: [{ regime: 'nis2', step: 'early_warning', sentAt: T0, by: 'x' }] })).toMatch(
+      /unmapped\.aims\.reports/,
+    )
+    expect(bad({ classifiedAt: -1e20 })).toMatch(/unmapped\.aims\.classifiedAt/)
   })
 
   it('an open incident with a containment time is contained', () => {
